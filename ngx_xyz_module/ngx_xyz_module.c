@@ -1,0 +1,553 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The module definition: directives, configuration and the per-worker
+ * start and end of the PostgreSQL pool.
+ */
+
+
+#include "ngx_xyz_module.h"
+
+#include <sodium.h>
+
+
+static void *ngx_xyz_create_main_conf(ngx_conf_t *cf);
+static char *ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_xyz_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_xyz_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_xyz_pg_dsn(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_xyz_pg_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_hash_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_argon2id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_password_length(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
+static void ngx_xyz_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_xyz_pool_size_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+static ngx_conf_num_bounds_t  ngx_xyz_queue_size_bounds = {
+    ngx_conf_check_num_bounds, 1, 1048576
+};
+
+
+static ngx_command_t  ngx_xyz_commands[] = {
+
+    { ngx_string("xyz_pg_dsn"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_xyz_pg_dsn,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_pg_pool_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, pg.size),
+      &ngx_xyz_pool_size_bounds },
+
+    { ngx_string("xyz_pg_queue_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, pg.queue_size),
+      &ngx_xyz_queue_size_bounds },
+
+    { ngx_string("xyz_pg_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, pg.connect_timeout),
+      NULL },
+
+    { ngx_string("xyz_pg_query_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, pg.query_timeout),
+      NULL },
+
+    { ngx_string("xyz_pg_queue_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, pg.queue_timeout),
+      NULL },
+
+    { ngx_string("xyz_pg_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_xyz_pg_backoff,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_hash_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_xyz_hash_thread_pool,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_argon2id"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_xyz_argon2id,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_password_length"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_password_length,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_confirm_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, confirm_ttl),
+      NULL },
+
+    { ngx_string("xyz_register"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_register,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_body_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_xyz_loc_conf_t, body_max_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_xyz_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_xyz_create_main_conf,              /* create main configuration */
+    ngx_xyz_init_main_conf,                /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_xyz_create_loc_conf,               /* create location configuration */
+    ngx_xyz_merge_loc_conf                 /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_xyz_module = {
+    NGX_MODULE_V1,
+    &ngx_xyz_module_ctx,                   /* module context */
+    ngx_xyz_commands,                      /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_xyz_init_process,                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_xyz_exit_process,                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_xyz_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_xyz_main_conf_t  *xmcf;
+
+    xmcf = ngx_pcalloc(cf->pool, sizeof(ngx_xyz_main_conf_t));
+    if (xmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     xmcf->pg.dsn = { 0, NULL };
+     *     xmcf->hash_pool = NULL;
+     *     xmcf->pg_pool = NULL;
+     */
+
+    xmcf->pg.size = NGX_CONF_UNSET_UINT;
+    xmcf->pg.queue_size = NGX_CONF_UNSET_UINT;
+    xmcf->pg.connect_timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->pg.query_timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->pg.queue_timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->pg.backoff_min = NGX_CONF_UNSET_MSEC;
+    xmcf->pg.backoff_max = NGX_CONF_UNSET_MSEC;
+
+    xmcf->argon2_m = NGX_CONF_UNSET_UINT;
+    xmcf->argon2_t = NGX_CONF_UNSET_UINT;
+    xmcf->password_min = NGX_CONF_UNSET_UINT;
+    xmcf->password_max = NGX_CONF_UNSET_UINT;
+    xmcf->confirm_ttl = NGX_CONF_UNSET;
+
+    return xmcf;
+}
+
+
+static char *
+ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t  name;
+
+    ngx_conf_init_uint_value(xmcf->pg.size, 16);
+    ngx_conf_init_uint_value(xmcf->pg.queue_size, 256);
+    ngx_conf_init_msec_value(xmcf->pg.connect_timeout, 5000);
+    ngx_conf_init_msec_value(xmcf->pg.query_timeout, 10000);
+    ngx_conf_init_msec_value(xmcf->pg.queue_timeout, 5000);
+    ngx_conf_init_msec_value(xmcf->pg.backoff_min, 200);
+    ngx_conf_init_msec_value(xmcf->pg.backoff_max, 10000);
+
+    /* OWASP: Argon2id, 19 MiB, two passes, one lane */
+    ngx_conf_init_uint_value(xmcf->argon2_m, 19456);
+    ngx_conf_init_uint_value(xmcf->argon2_t, 2);
+
+    /* NIST SP 800-63B asks for at least 15 without a second factor; 12
+     * is the project's default, raise it with xyz_password_length */
+    ngx_conf_init_uint_value(xmcf->password_min, 12);
+    ngx_conf_init_uint_value(xmcf->password_max, 256);
+
+    ngx_conf_init_value(xmcf->confirm_ttl, 86400);
+
+    if (xmcf->registers == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (xmcf->pg.dsn.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_register\" needs \"xyz_pg_dsn\" in the "
+                           "http block");
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->hash_pool == NULL) {
+        ngx_str_set(&name, "default");
+
+        xmcf->hash_pool = ngx_thread_pool_add(cf, &name);
+        if (xmcf->hash_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_xyz_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_xyz_loc_conf_t  *xlcf;
+
+    xlcf = ngx_pcalloc(cf->pool, sizeof(ngx_xyz_loc_conf_t));
+    if (xlcf == NULL) {
+        return NULL;
+    }
+
+    xlcf->body_max_size = NGX_CONF_UNSET_SIZE;
+
+    return xlcf;
+}
+
+
+static char *
+ngx_xyz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_xyz_loc_conf_t *prev = parent;
+    ngx_xyz_loc_conf_t *conf = child;
+
+    ngx_conf_merge_size_value(conf->body_max_size, prev->body_max_size,
+                              16384);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_pg_dsn(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (xmcf->pg.dsn.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "must not be empty";
+    }
+
+    /* ngx_conf_file strings are NUL-terminated, as libpq needs */
+    xmcf->pg.dsn = value[1];
+
+    return ngx_xyz_pg_conf_dsn(cf, &xmcf->pg);
+}
+
+
+static char *
+ngx_xyz_pg_backoff(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   min, max;
+
+    if (xmcf->pg.backoff_min != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_parse_time(&value[1], 0);
+    if (min == (ngx_msec_t) NGX_ERROR || min == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid first delay \"%V\" in \"xyz_pg_backoff\"; "
+                           "give a time such as 200ms", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    max = min * 50;
+
+    if (cf->args->nelts == 3) {
+        max = ngx_parse_time(&value[2], 0);
+        if (max == (ngx_msec_t) NGX_ERROR || max < min) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid longest delay \"%V\" in "
+                               "\"xyz_pg_backoff\"; give a time no shorter "
+                               "than the first delay", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    xmcf->pg.backoff_min = min;
+    xmcf->pg.backoff_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_hash_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (xmcf->hash_pool) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* an undefined pool fails later with "unknown thread pool" */
+    xmcf->hash_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (xmcf->hash_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->hash_pool_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_argon2id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    if (xmcf->argon2_m != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    xmcf->argon2_m = 19456;
+    xmcf->argon2_t = 2;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len < 3 || value[i].data[1] != '=') {
+            goto invalid;
+        }
+
+        v.data = value[i].data + 2;
+        v.len = value[i].len - 2;
+
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR) {
+            goto invalid;
+        }
+
+        switch (value[i].data[0]) {
+
+        case 'm':
+            /* libsodium's floor is 8 KiB; its ceiling far above any use */
+            if (n < 8 || n > 4194304) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"xyz_argon2id\": m is the memory in "
+                                   "KiB, from 8 to 4194304");
+                return NGX_CONF_ERROR;
+            }
+
+            xmcf->argon2_m = n;
+            break;
+
+        case 't':
+            if (n < 1 || n > 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"xyz_argon2id\": t is the number of "
+                                   "passes, from 1 to 100");
+                return NGX_CONF_ERROR;
+            }
+
+            xmcf->argon2_t = n;
+            break;
+
+        case 'p':
+            if (n != 1) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"xyz_argon2id\": only p=1 is "
+                                   "supported (libsodium hashes with one "
+                                   "lane); spend more memory or passes "
+                                   "instead");
+                return NGX_CONF_ERROR;
+            }
+
+            break;
+
+        default:
+            goto invalid;
+        }
+    }
+
+    if (xmcf->argon2_m * xmcf->argon2_t < 19456 * 2
+        && !(xmcf->argon2_m >= 47104)
+        && !(xmcf->argon2_m >= 12288 && xmcf->argon2_t >= 3)
+        && !(xmcf->argon2_m >= 9216 && xmcf->argon2_t >= 4)
+        && !(xmcf->argon2_m >= 7168 && xmcf->argon2_t >= 5))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"xyz_argon2id\" m=%ui t=%ui is below the OWASP "
+                           "minimum (m=19456 t=2); use it for tests only",
+                           xmcf->argon2_m, xmcf->argon2_t);
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"xyz_argon2id\"; "
+                       "expected m=KiB t=passes p=1, e.g. "
+                       "\"xyz_argon2id m=19456 t=2 p=1;\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_xyz_password_length(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_int_t   min, max;
+    ngx_str_t  *value;
+
+    if (xmcf->password_min != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    min = ngx_atoi(value[1].data, value[1].len);
+    max = ngx_atoi(value[2].data, value[2].len);
+
+    if (min == NGX_ERROR || max == NGX_ERROR || min < 1 || max < min
+        || max > NGX_XYZ_PASSWORD_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_password_length %V %V\"; give the "
+                           "shortest and the longest length in characters, "
+                           "1 <= shortest <= longest <= %d",
+                           &value[1], &value[2], NGX_XYZ_PASSWORD_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->password_min = min;
+    xmcf->password_max = max;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_xyz_init_process(ngx_cycle_t *cycle)
+{
+    ngx_xyz_main_conf_t  *xmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    xmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_xyz_module);
+
+    if (xmcf == NULL || xmcf->pg.dsn.len == 0) {
+        return NGX_OK;
+    }
+
+    if (sodium_init() < 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "xyz: libsodium failed to initialise");
+        return NGX_ERROR;
+    }
+
+    xmcf->pg_pool = ngx_xyz_pg_pool_create(cycle, &xmcf->pg);
+    if (xmcf->pg_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_xyz_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_xyz_main_conf_t  *xmcf;
+
+    xmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_xyz_module);
+
+    if (xmcf && xmcf->pg_pool) {
+        ngx_xyz_pg_pool_destroy(xmcf->pg_pool);
+        xmcf->pg_pool = NULL;
+    }
+}

@@ -1,0 +1,79 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ */
+
+
+#ifndef _NGX_XYZ_MODULE_H_INCLUDED_
+#define _NGX_XYZ_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_xyz_pg.h"
+#include "ngx_xyz_register_input.h"
+
+
+typedef struct {
+    ngx_xyz_pg_conf_t        pg;
+
+    ngx_thread_pool_t       *hash_pool;
+    ngx_str_t                hash_pool_name;
+    ngx_uint_t               argon2_m;           /* KiB */
+    ngx_uint_t               argon2_t;
+    ngx_uint_t               password_min;       /* code points */
+    ngx_uint_t               password_max;
+    time_t                   confirm_ttl;
+
+    ngx_uint_t               registers;          /* xyz_register locations */
+
+    /* per worker, made in init_process */
+    ngx_xyz_pg_pool_t       *pg_pool;
+} ngx_xyz_main_conf_t;
+
+
+typedef struct {
+    size_t                   body_max_size;
+} ngx_xyz_loc_conf_t;
+
+
+/* a password to hash on the thread pool; lives as long as the request */
+typedef struct {
+    const char              *password;
+    size_t                   password_len;
+    unsigned long long       opslimit;
+    size_t                   memlimit;
+    char                     hash[128];          /* crypto_pwhash_STRBYTES */
+    int                      rc;                 /* 0 on success */
+} ngx_xyz_hash_job_t;
+
+
+/* ngx_xyz_reply.c */
+
+ngx_int_t ngx_xyz_add_header(ngx_http_request_t *r, const char *key,
+    const char *value);
+ngx_int_t ngx_xyz_reply_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body);
+ngx_int_t ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *message);
+ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
+    const char *message);
+ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body);
+
+/* ngx_xyz_hash.c */
+
+ngx_int_t ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
+    ngx_xyz_hash_job_t *job, ngx_http_event_handler_pt done);
+
+/* ngx_xyz_register.c */
+
+char *ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+extern ngx_module_t  ngx_xyz_module;
+
+
+#endif /* _NGX_XYZ_MODULE_H_INCLUDED_ */

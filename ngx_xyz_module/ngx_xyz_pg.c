@@ -1,0 +1,1042 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The PostgreSQL pool.  Each worker holds up to "size" libpq connections,
+ * opened on demand with PQconnectStartParams()/PQconnectPoll() and used
+ * with PQsendQueryParams()/PQflush()/PQconsumeInput(), all driven by
+ * level-triggered nginx events on libpq's own socket.  Queries wait in a
+ * bounded queue for a free connection.  When the server cannot be reached
+ * the pool refuses queries at once and tries again after a growing delay,
+ * so a dead database costs a request nothing but a quick 503.
+ */
+
+
+#include "ngx_xyz_pg.h"
+
+
+#define NGX_XYZ_PG_FREE         0
+#define NGX_XYZ_PG_CONNECTING   1
+#define NGX_XYZ_PG_IDLE         2
+#define NGX_XYZ_PG_SENDING      3
+#define NGX_XYZ_PG_BUSY         4
+
+
+struct ngx_xyz_pg_conn_s {
+    ngx_xyz_pg_pool_t       *pool;
+    PGconn                  *pg;
+    ngx_connection_t        *c;
+    ngx_xyz_pg_query_t      *query;
+    PGresult                *result;
+    ngx_event_t              timer;
+    ngx_queue_t              queue;          /* in pool->free or pool->idle */
+    ngx_uint_t               state;
+};
+
+
+struct ngx_xyz_pg_pool_s {
+    ngx_xyz_pg_conf_t       *conf;
+    ngx_log_t               *log;
+    ngx_xyz_pg_conn_t       *conns;
+    ngx_queue_t              free;
+    ngx_queue_t              idle;
+    ngx_queue_t              waiting;
+    ngx_uint_t               nwaiting;
+    ngx_uint_t               nconnecting;
+    ngx_uint_t               nopen;          /* connecting, idle or busy */
+    ngx_msec_t               backoff;
+    ngx_msec_t               retry_at;
+    ngx_event_t              failed;
+    unsigned                 down:1;
+};
+
+
+static ngx_int_t ngx_xyz_pg_connect(ngx_xyz_pg_pool_t *pool);
+static void ngx_xyz_pg_connect_poll(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn);
+static ngx_int_t ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_detach(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_wait(ngx_xyz_pg_conn_t *conn, ngx_uint_t rd,
+    ngx_uint_t wr);
+static void ngx_xyz_pg_close(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_ready(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_dispatch(ngx_xyz_pg_pool_t *pool);
+static ngx_int_t ngx_xyz_pg_send(ngx_xyz_pg_conn_t *conn,
+    ngx_xyz_pg_query_t *q);
+static void ngx_xyz_pg_io(ngx_xyz_pg_conn_t *conn, ngx_uint_t readable);
+static void ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_lost(ngx_xyz_pg_conn_t *conn, const char *what);
+static void ngx_xyz_pg_idle(ngx_xyz_pg_conn_t *conn);
+static void ngx_xyz_pg_event_handler(ngx_event_t *ev);
+static void ngx_xyz_pg_timer_handler(ngx_event_t *ev);
+static void ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev);
+static void ngx_xyz_pg_failed_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_xyz_pg_in_backoff(ngx_xyz_pg_pool_t *pool);
+static size_t ngx_xyz_pg_msg_len(const char *msg);
+static char *ngx_xyz_pg_strdup(ngx_pool_t *pool, const char *s);
+
+
+/*
+ * Parses the DSN at configuration time so that "nginx -t" reports a bad
+ * one, and pins the options that could make libpq swap its socket during
+ * PQconnectPoll() (SSL or GSS fallback, several hosts): nginx has the old
+ * descriptor registered and would never hear of the new one.
+ */
+
+char *
+ngx_xyz_pg_conf_dsn(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf)
+{
+    char                *err;
+    ngx_uint_t           n, i, has_ssl, has_gss, has_app, has_enc;
+    PQconninfoOption    *opts, *o;
+
+    err = NULL;
+    opts = PQconninfoParse((char *) conf->dsn.data, &err);
+
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_pg_dsn\": %s",
+                           err ? err : "out of memory");
+        if (err) {
+            PQfreemem(err);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    n = 0;
+    has_ssl = 0;
+    has_gss = 0;
+    has_app = 0;
+    has_enc = 0;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        n++;
+
+        if (ngx_strcmp(o->keyword, "sslmode") == 0) {
+            if (ngx_strcmp(o->val, "prefer") == 0
+                || ngx_strcmp(o->val, "allow") == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                    "\"xyz_pg_dsn\": sslmode=%s may reconnect on a new "
+                    "socket; use sslmode=disable on a trusted network or "
+                    "sslmode=require, verify-ca or verify-full", o->val);
+                goto failed;
+            }
+
+            has_ssl = 1;
+
+        } else if (ngx_strcmp(o->keyword, "gssencmode") == 0) {
+            if (ngx_strcmp(o->val, "disable") != 0
+                && ngx_strcmp(o->val, "require") != 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                    "\"xyz_pg_dsn\": gssencmode=%s may reconnect on a new "
+                    "socket; use gssencmode=disable or require", o->val);
+                goto failed;
+            }
+
+            has_gss = 1;
+
+        } else if ((ngx_strcmp(o->keyword, "host") == 0
+                    || ngx_strcmp(o->keyword, "hostaddr") == 0
+                    || ngx_strcmp(o->keyword, "port") == 0)
+                   && ngx_strchr(o->val, ',') != NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                "\"xyz_pg_dsn\": give one host; put a load balancer or "
+                "a DNS name in front of several servers");
+            goto failed;
+
+        } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
+            has_app = 1;
+
+        } else if (ngx_strcmp(o->keyword, "client_encoding") == 0) {
+            has_enc = 1;
+        }
+    }
+
+    n += 4 + 1;
+
+    conf->keywords = ngx_pcalloc(cf->pool, n * sizeof(char *));
+    conf->values = ngx_pcalloc(cf->pool, n * sizeof(char *));
+    if (conf->keywords == NULL || conf->values == NULL) {
+        goto failed;
+    }
+
+    i = 0;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        conf->keywords[i] = ngx_xyz_pg_strdup(cf->pool, o->keyword);
+        conf->values[i] = ngx_xyz_pg_strdup(cf->pool, o->val);
+
+        if (conf->keywords[i] == NULL || conf->values[i] == NULL) {
+            goto failed;
+        }
+
+        i++;
+    }
+
+    if (!has_ssl) {
+        conf->keywords[i] = "sslmode";
+        conf->values[i++] = "disable";
+    }
+
+    if (!has_gss) {
+        conf->keywords[i] = "gssencmode";
+        conf->values[i++] = "disable";
+    }
+
+    if (!has_app) {
+        conf->keywords[i] = "application_name";
+        conf->values[i++] = "ngx_xyz_module";
+    }
+
+    if (!has_enc) {
+        conf->keywords[i] = "client_encoding";
+        conf->values[i++] = "UTF8";
+    }
+
+    PQconninfoFree(opts);
+
+    return NGX_CONF_OK;
+
+failed:
+
+    PQconninfoFree(opts);
+
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_xyz_pg_pool_t *
+ngx_xyz_pg_pool_create(ngx_cycle_t *cycle, ngx_xyz_pg_conf_t *conf)
+{
+    ngx_uint_t          i;
+    ngx_xyz_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_xyz_pg_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pool->conns = ngx_pcalloc(cycle->pool,
+                              conf->size * sizeof(ngx_xyz_pg_conn_t));
+    if (pool->conns == NULL) {
+        return NULL;
+    }
+
+    pool->conf = conf;
+    pool->log = cycle->log;
+
+    ngx_queue_init(&pool->free);
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->waiting);
+
+    for (i = 0; i < conf->size; i++) {
+        pool->conns[i].pool = pool;
+        pool->conns[i].timer.handler = ngx_xyz_pg_timer_handler;
+        pool->conns[i].timer.data = &pool->conns[i];
+        pool->conns[i].timer.log = cycle->log;
+        ngx_queue_insert_tail(&pool->free, &pool->conns[i].queue);
+    }
+
+    pool->failed.handler = ngx_xyz_pg_failed_handler;
+    pool->failed.data = pool;
+    pool->failed.log = cycle->log;
+
+    return pool;
+}
+
+
+void
+ngx_xyz_pg_pool_destroy(ngx_xyz_pg_pool_t *pool)
+{
+    ngx_uint_t           i;
+    ngx_queue_t         *qn;
+    ngx_xyz_pg_query_t  *q;
+
+    if (pool->failed.posted) {
+        ngx_delete_posted_event(&pool->failed);
+    }
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        qn = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qn, ngx_xyz_pg_query_t, queue);
+        ngx_xyz_pg_cancel(q);
+    }
+
+    for (i = 0; i < pool->conf->size; i++) {
+        if (pool->conns[i].state != NGX_XYZ_PG_FREE) {
+            if (pool->conns[i].query) {
+                ngx_xyz_pg_cancel(pool->conns[i].query);
+            }
+
+            ngx_xyz_pg_close(&pool->conns[i]);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_xyz_pg_available(ngx_xyz_pg_pool_t *pool)
+{
+    return pool->nopen > 0 || !ngx_xyz_pg_in_backoff(pool);
+}
+
+
+ngx_int_t
+ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
+{
+    if (!ngx_xyz_pg_available(pool)) {
+        return NGX_DECLINED;
+    }
+
+    if (pool->nwaiting >= pool->conf->queue_size
+        && ngx_queue_empty(&pool->idle))
+    {
+        return NGX_BUSY;
+    }
+
+    q->pool = pool;
+    q->conn = NULL;
+
+    ngx_queue_insert_tail(&pool->waiting, &q->queue);
+    pool->nwaiting++;
+
+    ngx_memzero(&q->timer, sizeof(ngx_event_t));
+    q->timer.handler = ngx_xyz_pg_queue_timer_handler;
+    q->timer.data = q;
+    q->timer.log = q->log;
+    ngx_add_timer(&q->timer, pool->conf->queue_timeout);
+
+    ngx_xyz_pg_dispatch(pool);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_xyz_pg_cancel(ngx_xyz_pg_query_t *q)
+{
+    if (q->pool == NULL) {
+        return;
+    }
+
+    if (q->conn) {
+        /* the connection reads the result to its end and drops it */
+        q->conn->query = NULL;
+        q->conn = NULL;
+
+    } else {
+        ngx_queue_remove(&q->queue);
+        q->pool->nwaiting--;
+
+        if (q->timer.timer_set) {
+            ngx_del_timer(&q->timer);
+        }
+    }
+
+    q->pool = NULL;
+}
+
+
+static void
+ngx_xyz_pg_dispatch(ngx_xyz_pg_pool_t *pool)
+{
+    ngx_queue_t         *qn, *cn;
+    ngx_xyz_pg_conn_t   *conn;
+    ngx_xyz_pg_query_t  *q;
+
+    while (!ngx_queue_empty(&pool->waiting) && !ngx_queue_empty(&pool->idle))
+    {
+        qn = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qn, ngx_xyz_pg_query_t, queue);
+
+        cn = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(cn, ngx_xyz_pg_conn_t, queue);
+
+        /* on failure the connection is closed and the query stays first */
+        (void) ngx_xyz_pg_send(conn, q);
+    }
+
+    while (pool->nwaiting > pool->nconnecting
+           && pool->nopen < pool->conf->size
+           && !ngx_xyz_pg_in_backoff(pool))
+    {
+        if (ngx_xyz_pg_connect(pool) != NGX_OK) {
+            break;
+        }
+    }
+
+    if (pool->nwaiting && pool->nopen == 0 && !pool->failed.posted) {
+        ngx_post_event(&pool->failed, &ngx_posted_events);
+    }
+}
+
+
+static ngx_int_t
+ngx_xyz_pg_connect(ngx_xyz_pg_pool_t *pool)
+{
+    ngx_queue_t        *cn;
+    ngx_xyz_pg_conn_t  *conn;
+
+    cn = ngx_queue_head(&pool->free);
+    conn = ngx_queue_data(cn, ngx_xyz_pg_conn_t, queue);
+    ngx_queue_remove(cn);
+
+    conn->state = NGX_XYZ_PG_CONNECTING;
+    pool->nopen++;
+    pool->nconnecting++;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pool->log, 0, "xyz pg connect");
+
+    conn->pg = PQconnectStartParams(pool->conf->keywords,
+                                    pool->conf->values, 0);
+
+    if (conn->pg == NULL || PQstatus(conn->pg) == CONNECTION_BAD
+        || ngx_xyz_pg_attach(conn) != NGX_OK)
+    {
+        ngx_xyz_pg_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&conn->timer, pool->conf->connect_timeout);
+
+    /* as if PQconnectPoll() had answered PGRES_POLLING_WRITING */
+    ngx_xyz_pg_wait(conn, 0, 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_xyz_pg_connect_poll(ngx_xyz_pg_conn_t *conn)
+{
+    PostgresPollingStatusType   rc;
+
+    for ( ;; ) {
+        rc = PQconnectPoll(conn->pg);
+
+        if (rc != PGRES_POLLING_FAILED && PQsocket(conn->pg) != conn->c->fd) {
+            /* should not happen with the pinned options; follow it anyway */
+            ngx_xyz_pg_detach(conn);
+
+            if (ngx_xyz_pg_attach(conn) != NGX_OK) {
+                ngx_xyz_pg_connect_failed(conn);
+                return;
+            }
+        }
+
+        switch (rc) {
+
+        case PGRES_POLLING_READING:
+            ngx_xyz_pg_wait(conn, 1, 0);
+            return;
+
+        case PGRES_POLLING_WRITING:
+            ngx_xyz_pg_wait(conn, 0, 1);
+            return;
+
+        case PGRES_POLLING_OK:
+            goto connected;
+
+        case PGRES_POLLING_FAILED:
+            ngx_xyz_pg_connect_failed(conn);
+            return;
+
+        default:
+            /* PGRES_POLLING_ACTIVE: poll again at once */
+            continue;
+        }
+    }
+
+connected:
+
+    if (conn->timer.timer_set) {
+        ngx_del_timer(&conn->timer);
+    }
+
+    if (PQsetnonblocking(conn->pg, 1) != 0) {
+        ngx_xyz_pg_connect_failed(conn);
+        return;
+    }
+
+    conn->pool->nconnecting--;
+    conn->state = NGX_XYZ_PG_BUSY;          /* in no list until ready */
+
+    if (conn->pool->down) {
+        ngx_log_error(NGX_LOG_NOTICE, conn->pool->log, 0,
+                      "xyz: PostgreSQL is reachable again");
+    }
+
+    conn->pool->down = 0;
+    conn->pool->backoff = 0;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
+                   "xyz pg connected, fd:%d", conn->c->fd);
+
+    ngx_xyz_pg_ready(conn);
+}
+
+
+static void
+ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_uint_t          level;
+    const char         *msg;
+    ngx_xyz_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    msg = conn->pg ? PQerrorMessage(conn->pg) : "out of memory";
+
+    if (pool->backoff == 0) {
+        pool->backoff = pool->conf->backoff_min;
+
+    } else {
+        pool->backoff = ngx_min(pool->backoff * 2, pool->conf->backoff_max);
+    }
+
+    /* spread reconnects of many workers: up to a quarter less */
+    pool->backoff -= ngx_random() % (pool->backoff / 4 + 1);
+
+    /* the first failure is an error, the retries that follow are news */
+    level = pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, pool->log, 0,
+                  "xyz: cannot connect to PostgreSQL: %*s; "
+                  "next try in %Mms",
+                  ngx_xyz_pg_msg_len(msg), msg, pool->backoff);
+
+    pool->down = 1;
+    pool->retry_at = ngx_current_msec + pool->backoff;
+
+    ngx_xyz_pg_close(conn);
+
+    if (pool->nwaiting && pool->nopen == 0 && !pool->failed.posted) {
+        ngx_post_event(&pool->failed, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_xyz_pg_failed_handler(ngx_event_t *ev)
+{
+    ngx_queue_t         *qn;
+    ngx_xyz_pg_pool_t   *pool;
+    ngx_xyz_pg_query_t  *q;
+
+    pool = ev->data;
+
+    /* a connection may have come up since the event was posted */
+
+    while (pool->nopen == 0 && !ngx_queue_empty(&pool->waiting)) {
+        qn = ngx_queue_head(&pool->waiting);
+        q = ngx_queue_data(qn, ngx_xyz_pg_query_t, queue);
+
+        ngx_xyz_pg_cancel(q);
+        q->handler(q, NGX_DECLINED, NULL);
+    }
+}
+
+
+static ngx_int_t
+ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(conn->pg);
+    if (fd == (ngx_socket_t) -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, conn->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->read->handler = ngx_xyz_pg_event_handler;
+    c->write->handler = ngx_xyz_pg_event_handler;
+    c->read->log = conn->pool->log;
+    c->write->log = conn->pool->log;
+
+    conn->c = c;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Gives the ngx_connection_t back without closing the descriptor, which
+ * belongs to libpq: PQfinish() closes it, and the kernel then drops it from
+ * epoll, so the events need no epoll_ctl() of their own.
+ */
+
+static void
+ngx_xyz_pg_detach(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_connection_t  *c;
+
+    c = conn->c;
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (ngx_del_conn) {
+        ngx_del_conn(c, NGX_CLOSE_EVENT);
+
+    } else {
+        if (c->read->active) {
+            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->write->active) {
+            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        }
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+
+    conn->c = NULL;
+}
+
+
+/*
+ * Level-triggered on purpose: PQconsumeInput() makes one read() and may
+ * leave bytes in the socket, which an edge-triggered event would never
+ * announce again.
+ */
+
+static void
+ngx_xyz_pg_wait(ngx_xyz_pg_conn_t *conn, ngx_uint_t rd, ngx_uint_t wr)
+{
+    ngx_event_t  *rev, *wev;
+
+    rev = conn->c->read;
+    wev = conn->c->write;
+
+    if (rd && !rev->active) {
+        (void) ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!rd && rev->active) {
+        (void) ngx_del_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+
+    if (wr && !wev->active) {
+        (void) ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!wr && wev->active) {
+        (void) ngx_del_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_xyz_pg_close(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_xyz_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    if (conn->timer.timer_set) {
+        ngx_del_timer(&conn->timer);
+    }
+
+    if (conn->state == NGX_XYZ_PG_CONNECTING) {
+        pool->nconnecting--;
+
+    } else if (conn->state == NGX_XYZ_PG_IDLE) {
+        ngx_queue_remove(&conn->queue);
+    }
+
+    ngx_xyz_pg_detach(conn);
+
+    if (conn->result) {
+        PQclear(conn->result);
+        conn->result = NULL;
+    }
+
+    if (conn->pg) {
+        PQfinish(conn->pg);
+        conn->pg = NULL;
+    }
+
+    conn->query = NULL;
+    conn->state = NGX_XYZ_PG_FREE;
+    pool->nopen--;
+
+    ngx_queue_insert_tail(&pool->free, &conn->queue);
+}
+
+
+static void
+ngx_xyz_pg_ready(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_xyz_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    if ((ngx_exiting || ngx_quit || ngx_terminate) && pool->nwaiting == 0) {
+        ngx_xyz_pg_close(conn);
+        return;
+    }
+
+    conn->state = NGX_XYZ_PG_IDLE;
+    conn->c->idle = 1;
+    ngx_queue_insert_head(&pool->idle, &conn->queue);
+
+    /* reading while idle notices a server that went away */
+    ngx_xyz_pg_wait(conn, 1, 0);
+
+    ngx_xyz_pg_dispatch(pool);
+}
+
+
+static ngx_int_t
+ngx_xyz_pg_send(ngx_xyz_pg_conn_t *conn, ngx_xyz_pg_query_t *q)
+{
+    ngx_xyz_pg_pool_t  *pool;
+
+    pool = conn->pool;
+
+    ngx_queue_remove(&conn->queue);
+    conn->state = NGX_XYZ_PG_SENDING;
+    conn->c->idle = 0;
+
+    if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
+                           q->lengths, NULL, 0))
+    {
+        ngx_xyz_pg_lost(conn, "cannot send a query");
+        return NGX_ERROR;
+    }
+
+    ngx_queue_remove(&q->queue);
+    pool->nwaiting--;
+
+    if (q->timer.timer_set) {
+        ngx_del_timer(&q->timer);
+    }
+
+    q->conn = conn;
+    conn->query = q;
+
+    ngx_add_timer(&conn->timer, pool->conf->query_timeout);
+
+    /* PQflush() runs on the write event, never inside the caller */
+    ngx_xyz_pg_wait(conn, 1, 1);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_xyz_pg_event_handler(ngx_event_t *ev)
+{
+    ngx_connection_t   *c;
+    ngx_xyz_pg_conn_t  *conn;
+
+    c = ev->data;
+    conn = c->data;
+
+    switch (conn->state) {
+
+    case NGX_XYZ_PG_CONNECTING:
+        ngx_xyz_pg_connect_poll(conn);
+        break;
+
+    case NGX_XYZ_PG_IDLE:
+        ngx_xyz_pg_idle(conn);
+        break;
+
+    case NGX_XYZ_PG_SENDING:
+    case NGX_XYZ_PG_BUSY:
+        ngx_xyz_pg_io(conn, !ev->write);
+        break;
+    }
+}
+
+
+static void
+ngx_xyz_pg_io(ngx_xyz_pg_conn_t *conn, ngx_uint_t readable)
+{
+    int        rc;
+    PGresult  *res;
+
+    if (conn->state == NGX_XYZ_PG_SENDING) {
+
+        if (readable && !PQconsumeInput(conn->pg)) {
+            ngx_xyz_pg_lost(conn, "connection lost");
+            return;
+        }
+
+        rc = PQflush(conn->pg);
+
+        if (rc == -1) {
+            ngx_xyz_pg_lost(conn, "connection lost");
+            return;
+        }
+
+        if (rc == 1) {
+            return;
+        }
+
+        conn->state = NGX_XYZ_PG_BUSY;
+        ngx_xyz_pg_wait(conn, 1, 0);
+
+        if (!readable) {
+            return;
+        }
+    }
+
+    if (!PQconsumeInput(conn->pg)) {
+        ngx_xyz_pg_lost(conn, "connection lost");
+        return;
+    }
+
+    while (!PQisBusy(conn->pg)) {
+        res = PQgetResult(conn->pg);
+
+        if (res == NULL) {
+            ngx_xyz_pg_finish(conn);
+            return;
+        }
+
+        if (conn->result == NULL) {
+            conn->result = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+
+static void
+ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
+{
+    char                *state, *msg;
+    ngx_int_t            rc;
+    PGresult            *res;
+    ngx_xyz_pg_query_t  *q;
+
+    if (conn->timer.timer_set) {
+        ngx_del_timer(&conn->timer);
+    }
+
+    q = conn->query;
+    res = conn->result;
+
+    conn->query = NULL;
+    conn->result = NULL;
+
+    rc = NGX_ERROR;
+
+    if (res) {
+        switch (PQresultStatus(res)) {
+
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK:
+            rc = NGX_OK;
+            break;
+
+        default:
+            /* the primary message only: the detail may quote user data */
+            state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+            ngx_log_error(NGX_LOG_ERR, q ? q->log : conn->pool->log, 0,
+                          "xyz: PostgreSQL error %s: %s",
+                          state ? state : "-", msg ? msg : "-");
+        }
+    }
+
+    ngx_xyz_pg_ready(conn);
+
+    if (q) {
+        q->pool = NULL;
+        q->conn = NULL;
+        q->handler(q, rc, res);
+    }
+
+    if (res) {
+        PQclear(res);
+    }
+}
+
+
+static void
+ngx_xyz_pg_lost(ngx_xyz_pg_conn_t *conn, const char *what)
+{
+    const char          *msg;
+    ngx_xyz_pg_pool_t   *pool;
+    ngx_xyz_pg_query_t  *q;
+
+    pool = conn->pool;
+    q = conn->query;
+    msg = PQerrorMessage(conn->pg);
+
+    ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
+                  "xyz: PostgreSQL %s: %*s",
+                  what, ngx_xyz_pg_msg_len(msg), msg);
+
+    ngx_xyz_pg_close(conn);
+
+    if (q) {
+        q->pool = NULL;
+        q->conn = NULL;
+        q->handler(q, NGX_ERROR, NULL);
+    }
+
+    ngx_xyz_pg_dispatch(pool);
+}
+
+
+static void
+ngx_xyz_pg_idle(ngx_xyz_pg_conn_t *conn)
+{
+    PGnotify  *n;
+
+    if (conn->c->close) {
+        /* ngx_close_idle_connections(): reload or shutdown */
+        ngx_xyz_pg_close(conn);
+        return;
+    }
+
+    if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) == CONNECTION_BAD) {
+        ngx_log_error(NGX_LOG_INFO, conn->pool->log, 0,
+                      "xyz: idle PostgreSQL connection closed by the server");
+        ngx_xyz_pg_close(conn);
+        return;
+    }
+
+    while ((n = PQnotifies(conn->pg)) != NULL) {
+        PQfreemem(n);
+    }
+}
+
+
+static void
+ngx_xyz_pg_timer_handler(ngx_event_t *ev)
+{
+    ngx_xyz_pg_conn_t   *conn;
+    ngx_xyz_pg_pool_t   *pool;
+    ngx_xyz_pg_query_t  *q;
+
+    conn = ev->data;
+    pool = conn->pool;
+
+    if (conn->state == NGX_XYZ_PG_CONNECTING) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "xyz: PostgreSQL connect timed out");
+        ngx_xyz_pg_connect_failed(conn);
+        ngx_xyz_pg_dispatch(pool);
+        return;
+    }
+
+    /*
+     * A query took too long.  Closing the connection makes the server
+     * abandon the statement; PQcancel() would block on a new connection.
+     */
+
+    q = conn->query;
+
+    ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
+                  "xyz: PostgreSQL query timed out");
+
+    ngx_xyz_pg_close(conn);
+
+    if (q) {
+        q->pool = NULL;
+        q->conn = NULL;
+        q->handler(q, NGX_ETIMEDOUT, NULL);
+    }
+
+    ngx_xyz_pg_dispatch(pool);
+}
+
+
+static void
+ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev)
+{
+    ngx_xyz_pg_query_t  *q;
+
+    q = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                  "xyz: no PostgreSQL connection became free in time");
+
+    ngx_xyz_pg_cancel(q);
+    q->handler(q, NGX_ETIMEDOUT, NULL);
+}
+
+
+static ngx_uint_t
+ngx_xyz_pg_in_backoff(ngx_xyz_pg_pool_t *pool)
+{
+    return pool->down
+           && (ngx_msec_int_t) (pool->retry_at - ngx_current_msec) > 0;
+}
+
+
+static size_t
+ngx_xyz_pg_msg_len(const char *msg)
+{
+    size_t  len;
+
+    /* libpq's messages end in a newline, sometimes several lines */
+
+    len = ngx_strlen(msg);
+
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+        len--;
+    }
+
+    return len;
+}
+
+
+static char *
+ngx_xyz_pg_strdup(ngx_pool_t *pool, const char *s)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = ngx_strlen(s) + 1;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+
+    return (char *) p;
+}

@@ -1,0 +1,372 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The registration location.  The path of a request:
+ *
+ *   content handler   method, type and length checks, then read the body
+ *   body handler      parse and validate; post the hash to the thread pool
+ *   hash done         make the confirmation token; queue one statement
+ *   query done        202, the same for a new and a known address
+ */
+
+
+#include "ngx_xyz_module.h"
+
+#include <sodium.h>
+
+
+#define NGX_XYZ_TOKEN_BYTES  32
+
+
+typedef struct {
+    ngx_http_request_t        *request;
+    ngx_xyz_main_conf_t       *xmcf;
+    ngx_xyz_register_input_t   in;
+    ngx_xyz_hash_job_t         job;
+    ngx_xyz_pg_query_t         query;
+    const char                *values[9];
+    char                       token[NGX_XYZ_TOKEN_BYTES * 2];
+    char                       token_hash[2 + crypto_hash_sha256_BYTES * 2
+                                          + 1];
+    char                       ttl[NGX_TIME_T_LEN + sizeof(" seconds")];
+} ngx_xyz_register_ctx_t;
+
+
+static ngx_int_t ngx_xyz_register_handler(ngx_http_request_t *r);
+static void ngx_xyz_register_body(ngx_http_request_t *r);
+static void ngx_xyz_register_hashed(ngx_http_request_t *r);
+static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static void ngx_xyz_register_cleanup(void *data);
+static ngx_int_t ngx_xyz_register_json_type(ngx_http_request_t *r);
+
+
+static const char  ngx_xyz_register_sql[] =
+    "SELECT xyz_register($1, $2, $3, $4, $5, $6, $7, $8, $9::interval)";
+
+static ngx_str_t  ngx_xyz_register_accepted = ngx_string(
+    "{\"status\":\"accepted\",\"message\":\"Check your inbox: we sent a "
+    "message to the address you gave. Follow its link to confirm your "
+    "registration.\"}\n");
+
+
+char *
+ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_xyz_main_conf_t       *xmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_xyz_register_handler;
+
+    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
+    xmcf->registers++;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_xyz_register_handler(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_xyz_loc_conf_t  *xlcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        if (ngx_xyz_add_header(r, "Allow", "POST") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "method_not_allowed", NULL,
+                                   "use POST to register");
+    }
+
+    if (!ngx_xyz_register_json_type(r)) {
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "unsupported_media_type", NULL,
+                                   "send the body as application/json");
+    }
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+
+    if (r->headers_in.content_length_n > (off_t) xlcf->body_max_size) {
+        ngx_http_discard_request_body(r);
+        r->keepalive = 0;
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "body_too_large", NULL,
+                                   "the request body is too large");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_xyz_register_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_register_body(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_str_t                body;
+    ngx_xyz_loc_conf_t      *xlcf;
+    ngx_xyz_main_conf_t     *xmcf;
+    ngx_pool_cleanup_t      *cln;
+    ngx_xyz_input_error_t    err;
+    ngx_xyz_register_ctx_t  *ctx;
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                "body_too_large", NULL,
+                                "the request body is too large"));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_register_ctx_t));
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->request = r;
+    ctx->xmcf = xmcf;
+
+    if (ngx_xyz_register_input_parse((char *) body.data, body.len,
+                                     xmcf->password_min, xmcf->password_max,
+                                     &ctx->in, &err)
+        != 0)
+    {
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, err.status, err.code, err.field,
+                                err.message));
+        return;
+    }
+
+    /* the plaintext copies of the password go on every path */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_xyz_register_cleanup;
+    cln->data = ctx;
+
+    if (body.len) {
+        sodium_memzero(body.data, body.len);
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_xyz_module);
+
+    /* a dead database: answer now rather than after tens of ms of hashing */
+
+    if (!ngx_xyz_pg_available(xmcf->pg_pool)) {
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                         "unavailable; try again shortly"));
+        return;
+    }
+
+    ctx->job.password = ctx->in.password;
+    ctx->job.password_len = ctx->in.password_len;
+    ctx->job.opslimit = xmcf->argon2_t;
+    ctx->job.memlimit = xmcf->argon2_m * 1024;
+
+    rc = ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
+                           ngx_xyz_register_hashed);
+
+    if (rc == NGX_BUSY) {
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "too many registrations at once; "
+                                         "try again shortly"));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+}
+
+
+static void
+ngx_xyz_register_hashed(ngx_http_request_t *r)
+{
+    u_char                   raw[NGX_XYZ_TOKEN_BYTES];
+    u_char                   digest[crypto_hash_sha256_BYTES];
+    ngx_int_t                rc;
+    ngx_xyz_register_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+
+    if (ctx->job.rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "xyz: password hashing failed (out of memory?)");
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                         "unavailable; try again shortly"));
+        return;
+    }
+
+    /* the token travels in the email; only its SHA-256 is stored */
+
+    randombytes_buf(raw, sizeof(raw));
+
+    sodium_bin2base64(ctx->token, sizeof(ctx->token), raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+
+    crypto_hash_sha256(digest, (u_char *) ctx->token,
+                       ngx_strlen(ctx->token));
+
+    ctx->token_hash[0] = '\\';
+    ctx->token_hash[1] = 'x';
+    sodium_bin2hex(ctx->token_hash + 2, sizeof(ctx->token_hash) - 2,
+                   digest, sizeof(digest));
+
+    sodium_memzero(raw, sizeof(raw));
+
+    ngx_sprintf((u_char *) ctx->ttl, "%T seconds%Z", ctx->xmcf->confirm_ttl);
+
+    ctx->values[0] = ctx->in.email;
+    ctx->values[1] = ctx->in.email_normalized;
+    ctx->values[2] = ctx->in.name;
+    ctx->values[3] = ctx->in.locale;
+    ctx->values[4] = ctx->job.hash;
+    ctx->values[5] = ctx->in.marketing_consent ? "true" : "false";
+    ctx->values[6] = ctx->token;
+    ctx->values[7] = ctx->token_hash;
+    ctx->values[8] = ctx->ttl;
+
+    ctx->query.sql = ngx_xyz_register_sql;
+    ctx->query.nparams = 9;
+    ctx->query.values = ctx->values;
+    ctx->query.lengths = NULL;
+    ctx->query.handler = ngx_xyz_register_done;
+    ctx->query.data = ctx;
+    ctx->query.log = r->connection->log;
+
+    rc = ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  rc == NGX_BUSY ? "xyz: PostgreSQL wait queue is full"
+                                 : "xyz: PostgreSQL is unavailable");
+
+    ngx_http_finalize_request(r,
+        ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                     "unavailable; try again shortly"));
+}
+
+
+static void
+ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_xyz_register_ctx_t  *ctx;
+
+    ctx = q->data;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    if (rc == NGX_OK && PQntuples(res) == 1 && PQnfields(res) == 1) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "xyz register: %s", PQgetvalue(res, 0, 0));
+
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
+                               &ngx_xyz_register_accepted));
+
+    } else if (rc == NGX_ERROR && res != NULL) {
+        /* the server refused the statement: a bug, not an outage */
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                "internal_error", NULL,
+                                "the registration could not be stored"));
+
+    } else {
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                         "unavailable; try again shortly"));
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_xyz_register_cleanup(void *data)
+{
+    ngx_xyz_register_ctx_t  *ctx = data;
+
+    ngx_xyz_pg_cancel(&ctx->query);
+    sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+}
+
+
+static ngx_int_t
+ngx_xyz_register_json_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *type;
+
+    static u_char  json[] = "application/json";
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+
+    if (type->len < sizeof(json) - 1
+        || ngx_strncasecmp(type->data, json, sizeof(json) - 1) != 0)
+    {
+        return 0;
+    }
+
+    /* "application/json" alone or followed by parameters */
+
+    p = type->data + sizeof(json) - 1;
+    last = type->data + type->len;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    return p == last || *p == ';';
+}

@@ -1,0 +1,278 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "ngx_xyz_register_input.h"
+
+
+#define NGX_XYZ_F_EMAIL     0x01
+#define NGX_XYZ_F_PASSWORD  0x02
+#define NGX_XYZ_F_NAME      0x04
+#define NGX_XYZ_F_LOCALE    0x08
+#define NGX_XYZ_F_CONSENT   0x10
+
+
+static int ngx_xyz_input_fail(ngx_xyz_input_error_t *err, int status,
+    const char *code, const char *field, const char *message);
+static int ngx_xyz_input_field(const char *key, yajl_val v,
+    size_t password_min, size_t password_max, ngx_xyz_register_input_t *in,
+    ngx_xyz_input_error_t *err);
+static int ngx_xyz_input_locale(const char *s, char *out);
+
+
+int
+ngx_xyz_register_input_parse(const char *buf, size_t len,
+    size_t password_min, size_t password_max, ngx_xyz_register_input_t *in,
+    ngx_xyz_input_error_t *err)
+{
+    size_t       i, j;
+    unsigned     seen, bit;
+    yajl_val     root;
+    const char  *key;
+
+    memset(in, 0, sizeof(ngx_xyz_register_input_t));
+    strcpy(in->locale, "es");
+
+    if (len == 0) {
+        return ngx_xyz_input_fail(err, 400, "malformed_json", NULL,
+                                  "the request body is empty");
+    }
+
+    if (strlen(buf) != len) {
+        return ngx_xyz_input_fail(err, 400, "malformed_json", NULL,
+                                  "the request body holds a NUL byte");
+    }
+
+    /*
+     * yajl hands strings back NUL-terminated, so an escaped NUL would cut a
+     * password short without notice: refuse it outright.
+     */
+
+    for (i = 0; i + 6 <= len; i++) {
+        if (buf[i] == '\\' && buf[i + 1] == 'u'
+            && strncmp(buf + i + 2, "0000", 4) == 0)
+        {
+            return ngx_xyz_input_fail(err, 422, "invalid_field", NULL,
+                                      "text fields must not contain "
+                                      "control characters");
+        }
+    }
+
+    root = yajl_tree_parse(buf, NULL, 0);
+
+    if (root == NULL) {
+        return ngx_xyz_input_fail(err, 400, "malformed_json", NULL,
+                                  "the request body is not valid JSON");
+    }
+
+    if (!YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return ngx_xyz_input_fail(err, 400, "malformed_json", NULL,
+                                  "the request body must be a JSON object");
+    }
+
+    seen = 0;
+
+    for (i = 0; i < root->u.object.len; i++) {
+        key = root->u.object.keys[i];
+
+        for (j = 0; j < i; j++) {
+            if (strcmp(key, root->u.object.keys[j]) == 0) {
+                yajl_tree_free(root);
+                return ngx_xyz_input_fail(err, 422, "duplicate_field", NULL,
+                                          "a field appears more than once");
+            }
+        }
+
+        if (strcmp(key, "email") == 0) {
+            bit = NGX_XYZ_F_EMAIL;
+
+        } else if (strcmp(key, "password") == 0) {
+            bit = NGX_XYZ_F_PASSWORD;
+
+        } else if (strcmp(key, "name") == 0) {
+            bit = NGX_XYZ_F_NAME;
+
+        } else if (strcmp(key, "locale") == 0) {
+            bit = NGX_XYZ_F_LOCALE;
+
+        } else if (strcmp(key, "marketing_consent") == 0) {
+            bit = NGX_XYZ_F_CONSENT;
+
+        } else {
+            snprintf(err->field_buf, sizeof(err->field_buf), "%s", key);
+            yajl_tree_free(root);
+            return ngx_xyz_input_fail(err, 422, "unknown_field",
+                                      err->field_buf,
+                                      "the body has a field this API does "
+                                      "not know; allowed: email, password, "
+                                      "name, locale, marketing_consent");
+        }
+
+        seen |= bit;
+
+        if (ngx_xyz_input_field(key, root->u.object.values[i], password_min,
+                                password_max, in, err)
+            != 0)
+        {
+            yajl_tree_free(root);
+            return -1;
+        }
+    }
+
+    yajl_tree_free(root);
+
+    if (!(seen & NGX_XYZ_F_EMAIL)) {
+        return ngx_xyz_input_fail(err, 422, "missing_field", "email",
+                                  "email is required");
+    }
+
+    if (!(seen & NGX_XYZ_F_PASSWORD)) {
+        return ngx_xyz_input_fail(err, 422, "missing_field", "password",
+                                  "password is required");
+    }
+
+    if (!(seen & NGX_XYZ_F_NAME)) {
+        return ngx_xyz_input_fail(err, 422, "missing_field", "name",
+                                  "name is required");
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_xyz_input_field(const char *key, yajl_val v, size_t password_min,
+    size_t password_max, ngx_xyz_register_input_t *in,
+    ngx_xyz_input_error_t *err)
+{
+    long         n;
+    size_t       len;
+    const char  *s, *start;
+
+    if (strcmp(key, "marketing_consent") == 0) {
+        if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v)) {
+            return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                      "marketing_consent must be true or "
+                                      "false");
+        }
+
+        in->marketing_consent = YAJL_IS_TRUE(v);
+        return 0;
+    }
+
+    if (!YAJL_IS_STRING(v)) {
+        return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                  "this field must be a string");
+    }
+
+    s = YAJL_GET_STRING(v);
+    len = strlen(s);
+
+    if (strcmp(key, "email") == 0) {
+        if (ngx_xyz_email_normalize(s, len, in->email_normalized, &start,
+                                    &len)
+            != 0)
+        {
+            return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                      "email is not a valid address");
+        }
+
+        memcpy(in->email, start, len);
+        in->email[len] = '\0';
+        return 0;
+    }
+
+    if (strcmp(key, "name") == 0) {
+        ngx_xyz_trim(&s, &len);
+        n = ngx_xyz_utf8_printable_length(s, len);
+
+        if (n < 1 || n > NGX_XYZ_NAME_MAX) {
+            return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                      "name must be 1 to 100 characters "
+                                      "without control characters");
+        }
+
+        memcpy(in->name, s, len);
+        in->name[len] = '\0';
+        return 0;
+    }
+
+    if (strcmp(key, "locale") == 0) {
+        if (ngx_xyz_input_locale(s, in->locale) != 0) {
+            return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                      "locale must be \"es\" or \"en\"");
+        }
+
+        return 0;
+    }
+
+    /* password: taken as typed, white space included (NIST SP 800-63B) */
+
+    n = ngx_xyz_utf8_printable_length(s, len);
+
+    if (n < 0 || (size_t) n < password_min || (size_t) n > password_max
+        || len >= sizeof(in->password))
+    {
+        snprintf(err->message_buf, sizeof(err->message_buf),
+                 "password must be %zu to %zu characters without control "
+                 "characters", password_min, password_max);
+
+        return ngx_xyz_input_fail(err, 422, "invalid_field", key,
+                                  err->message_buf);
+    }
+
+    memcpy(in->password, s, len);
+    in->password[len] = '\0';
+    in->password_len = len;
+
+    return 0;
+}
+
+
+static int
+ngx_xyz_input_locale(const char *s, char *out)
+{
+    size_t  len;
+
+    /* "es", "en", and region forms such as "es-AR" or "en_GB" */
+
+    len = strlen(s);
+
+    if (len != 2 && !(len >= 4 && len <= 8 && (s[2] == '-' || s[2] == '_'))) {
+        return -1;
+    }
+
+    if (strncasecmp(s, "es", 2) == 0) {
+        strcpy(out, "es");
+        return 0;
+    }
+
+    if (strncasecmp(s, "en", 2) == 0) {
+        strcpy(out, "en");
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static int
+ngx_xyz_input_fail(ngx_xyz_input_error_t *err, int status, const char *code,
+    const char *field, const char *message)
+{
+    err->status = status;
+    err->code = code;
+    err->field = field;
+    err->message = message;
+
+    return -1;
+}

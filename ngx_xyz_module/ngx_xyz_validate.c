@@ -1,0 +1,242 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ */
+
+
+#include <string.h>
+
+#include "ngx_xyz_validate.h"
+
+
+static int ngx_xyz_email_local_char(unsigned char ch);
+static int ngx_xyz_email_domain(const char *d, size_t len);
+
+
+void
+ngx_xyz_trim(const char **s, size_t *len)
+{
+    const char  *p;
+    size_t       n;
+
+    p = *s;
+    n = *len;
+
+    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+        n--;
+    }
+
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'
+                 || p[n - 1] == '\n'))
+    {
+        n--;
+    }
+
+    *s = p;
+    *len = n;
+}
+
+
+int
+ngx_xyz_email_normalize(const char *in, size_t in_len, char *out,
+    const char **start, size_t *len)
+{
+    size_t       i, at, n;
+    const char  *p;
+
+    p = in;
+    n = in_len;
+    ngx_xyz_trim(&p, &n);
+
+    if (n < 3 || n > NGX_XYZ_EMAIL_MAX) {
+        return -1;
+    }
+
+    at = n;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] == '@') {
+            if (at != n) {
+                return -1;              /* two '@' */
+            }
+
+            at = i;
+        }
+    }
+
+    /* RFC 5321: the local part holds at most 64 octets */
+
+    if (at == 0 || at == n || at > 64) {
+        return -1;
+    }
+
+    /* dot-atom only: no quoted local parts, no leading, trailing or double
+     * dots; these are what registration forms see in practice */
+
+    if (p[0] == '.' || p[at - 1] == '.') {
+        return -1;
+    }
+
+    for (i = 0; i < at; i++) {
+        if (!ngx_xyz_email_local_char((unsigned char) p[i])) {
+            return -1;
+        }
+
+        if (p[i] == '.' && p[i + 1] == '.') {
+            return -1;
+        }
+    }
+
+    if (ngx_xyz_email_domain(p + at + 1, n - at - 1) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        out[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char) (p[i] | 0x20) : p[i];
+    }
+
+    out[n] = '\0';
+
+    *start = p;
+    *len = n;
+
+    return 0;
+}
+
+
+static int
+ngx_xyz_email_local_char(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch >= '0' && ch <= '9'))
+    {
+        return 1;
+    }
+
+    return ch != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", ch) != NULL;
+}
+
+
+static int
+ngx_xyz_email_domain(const char *d, size_t len)
+{
+    size_t  i, label, labels;
+    int     alpha_tld;
+
+    if (len == 0 || len > 253) {
+        return -1;
+    }
+
+    label = 0;
+    labels = 1;
+    alpha_tld = 1;
+
+    for (i = 0; i < len; i++) {
+        unsigned char  ch = (unsigned char) d[i];
+
+        if (ch == '.') {
+            if (label == 0 || d[i - 1] == '-') {
+                return -1;
+            }
+
+            label = 0;
+            labels++;
+            alpha_tld = 1;
+            continue;
+        }
+
+        if (ch == '-') {
+            if (label == 0) {
+                return -1;
+            }
+
+        } else if ((ch >= '0' && ch <= '9')) {
+            alpha_tld = 0;
+
+        } else if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) {
+            return -1;
+        }
+
+        if (++label > 63) {
+            return -1;
+        }
+    }
+
+    /* a public address has a dot and a top-level label that is not all
+     * digits (rules out "user@localhost" and bare IPv4 addresses) */
+
+    if (labels < 2 || label == 0 || d[len - 1] == '-' || !alpha_tld) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+long
+ngx_xyz_utf8_printable_length(const char *s, size_t len)
+{
+    const unsigned char  *p, *end;
+    unsigned int          cp, need, i;
+    long                  n;
+
+    p = (const unsigned char *) s;
+    end = p + len;
+    n = 0;
+
+    while (p < end) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return -1;
+            }
+
+            p++;
+            n++;
+            continue;
+        }
+
+        if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1f;
+            need = 1;
+
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0f;
+            need = 2;
+
+        } else if ((*p & 0xf8) == 0xf0) {
+            cp = *p & 0x07;
+            need = 3;
+
+        } else {
+            return -1;
+        }
+
+        if ((size_t) (end - p) <= need) {
+            return -1;
+        }
+
+        for (i = 1; i <= need; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return -1;
+            }
+
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+
+        /* overlong forms, surrogates, out of range, C1 controls */
+
+        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800)
+            || (need == 3 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+        {
+            return -1;
+        }
+
+        p += need + 1;
+        n++;
+    }
+
+    return n;
+}
