@@ -46,6 +46,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     task->handler = ngx_xyz_hash_thread;
     task->event.data = r;
     task->event.handler = ngx_xyz_hash_event_handler;
+    task->event.log = r->connection->log;
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* "thread pool queue overflow" is logged by nginx */

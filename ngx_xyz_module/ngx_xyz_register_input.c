@@ -92,20 +92,28 @@ ngx_xyz_register_input_parse(const char *buf, size_t len,
             }
         }
 
+        /* the error names a field with a constant: the tree is freed
+         * before the caller reads it */
+
         if (strcmp(key, "email") == 0) {
             bit = NGX_XYZ_F_EMAIL;
+            key = "email";
 
         } else if (strcmp(key, "password") == 0) {
             bit = NGX_XYZ_F_PASSWORD;
+            key = "password";
 
         } else if (strcmp(key, "name") == 0) {
             bit = NGX_XYZ_F_NAME;
+            key = "name";
 
         } else if (strcmp(key, "locale") == 0) {
             bit = NGX_XYZ_F_LOCALE;
+            key = "locale";
 
         } else if (strcmp(key, "marketing_consent") == 0) {
             bit = NGX_XYZ_F_CONSENT;
+            key = "marketing_consent";
 
         } else {
             snprintf(err->field_buf, sizeof(err->field_buf), "%s", key);

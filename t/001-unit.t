@@ -1,0 +1,48 @@
+#!/usr/bin/env perl
+# Builds and runs the C unit tests of the module's pure parts (t/unit/);
+# each program prints TAP of its own, checked here as one subtest apiece.
+
+use strict;
+use warnings;
+use FindBin;
+use File::Path qw(make_path);
+use Test::More;
+
+my $root = "$FindBin::Bin/..";
+my $src = "$root/ngx_xyz_module";
+my $out = "$root/build/unit";
+make_path($out);
+
+my %tests = (
+    'test_register_input' => [ qw(ngx_xyz_validate.c ngx_xyz_register_input.c) ],
+);
+
+for my $t (sort keys %tests) {
+    my @srcs = map { "$src/$_" } @{ $tests{$t} };
+    my @cmd = ('cc', '-std=c99', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra',
+               '-Werror', '-g', "-I$src", "-I$root/t/unit",
+               '-o', "$out/$t", "$root/t/unit/$t.c", @srcs,
+               '-lyajl', '-lsodium', '-lcrypto');
+    is(system(@cmd), 0, "$t builds") or next;
+
+    subtest $t => sub {
+        open my $fh, '-|', "$out/$t" or die "cannot run $t: $!";
+        my ($plan, @fail);
+        my $n = 0;
+        while (<$fh>) {
+            if (/^(not )?ok (\d+) - (.*)$/) {
+                $n++;
+                ok(!$1, $3);
+            } elsif (/^1\.\.(\d+)/) {
+                $plan = $1;
+            } elsif (/^#/) {
+                diag($_);
+            }
+        }
+        close $fh;
+        is($n, $plan, "$t ran its plan");
+        done_testing();
+    };
+}
+
+done_testing();
