@@ -1,0 +1,46 @@
+# Dockerfile — nginx with ngx_xyz_module, on Debian 12.
+#
+# Stage 1 builds the module exactly as scripts/build.sh does locally (against
+# Debian's nginx-dev with Debian's configure flags); stage 2 is a runtime image
+# with nginx and the shared libraries only.
+#
+#   docker build -t xyz-signup .
+#   docker run -p 8080:8080 -e XYZ_PG_DSN='host=db port=5432 dbname=xyz user=xyz password=...' xyz-signup
+#
+# At start the container renders conf/dev.conf (the same template as `make run`)
+# with XYZ_PG_DSN, listening on 0.0.0.0:8080, and runs nginx in the foreground.
+# Migrations (sql/) are not applied by the container; run scripts/migrate.sh DSN.
+
+FROM debian:bookworm AS build
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+        nginx nginx-dev build-essential \
+        libpq-dev libsodium-dev libyajl-dev libcurl4-openssl-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY config ./config
+COPY ngx_xyz_module ./ngx_xyz_module
+COPY scripts/build.sh ./scripts/build.sh
+RUN scripts/build.sh
+
+FROM debian:bookworm
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+        nginx libpq5 libsodium23 libyajl2 libcurl4 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/ngx_xyz_module.so /usr/lib/nginx/modules/ngx_xyz_module.so
+COPY html /usr/share/xyz/html
+COPY conf/dev.conf /usr/share/xyz/conf/dev.conf
+COPY scripts/render-conf.sh /usr/share/xyz/scripts/render-conf.sh
+
+ENV XYZ_PREFIX=/var/lib/xyz-nginx \
+    XYZ_MODULE=/usr/lib/nginx/modules/ngx_xyz_module.so \
+    XYZ_HTML=/usr/share/xyz/html \
+    XYZ_ADDR=0.0.0.0 \
+    XYZ_PORT=8080 \
+    XYZ_USER="www-data www-data"
+EXPOSE 8080
+STOPSIGNAL SIGQUIT
+CMD ["/bin/sh", "-c", "test -n \"$XYZ_PG_DSN\" || { echo 'set XYZ_PG_DSN' >&2; exit 1; }; /usr/share/xyz/scripts/render-conf.sh >/dev/null && exec nginx -p \"$XYZ_PREFIX/\" -c conf/nginx.conf"]

@@ -1,0 +1,45 @@
+# Makefile — the index of the project's commands; each target calls one script.
+#
+#   make            build the module (build/ngx_xyz_module.so)
+#   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
+#   make test       run the test suites against a fresh database
+#   make bench      run the benchmarks
+#   make deps       install missing Debian (and npm) packages
+#   make migrate    apply sql/ migrations to the local `xyz` database
+#   make pg-start   start the private PostgreSQL cluster
+#   make pg-stop    stop it
+#   make clean      remove build output
+#
+# NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
+# (output in build/upstream/).
+
+.PHONY: all build run test bench deps clean pg-start pg-stop migrate
+
+all: build
+
+build:
+	scripts/build.sh
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+deps:
+	scripts/deps.sh
+
+clean:
+	rm -rf build
+
+pg-start:
+	scripts/pg.sh start
+
+pg-stop:
+	scripts/pg.sh stop
+
+migrate:
+	scripts/migrate.sh

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# render-conf.sh — render the nginx configuration template conf/dev.conf.
+#
+#   scripts/render-conf.sh       writes <prefix>/conf/nginx.conf and <prefix>/port,
+#                                creates <prefix>/logs and <prefix>/temp, and prints
+#                                the path of the rendered file
+#
+# Every placeholder can be set through the environment; defaults in brackets:
+#   XYZ_PREFIX    runtime prefix                [<repo>/.run/nginx]
+#   XYZ_MODULE    module .so                    [<repo>/build/ngx_xyz_module.so]
+#   XYZ_HTML      static files                  [<repo>/html]
+#   XYZ_ADDR      listen address                [127.0.0.1]
+#   XYZ_PORT      HTTP port                     [8080 if free, else a free port]
+#   XYZ_PG_DSN    libpq conninfo                [scripts/pg.sh url xyz]
+#   XYZ_USER      worker user and group         [www-data www-data if it can read
+#                                                the html dir, else root root]
+#   XYZ_CONF_TEMPLATE  the template             [<repo>/conf/dev.conf]
+# Start nginx afterwards with: nginx -p <prefix>/ -c conf/nginx.conf
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Is TCP port $1 on $2 free to listen on?
+port_free() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(LocalAddr => $ARGV[1], LocalPort => $ARGV[0],
+                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
+        exit($s ? 0 : 1);' "$1" "$2"
+}
+
+export XYZ_PREFIX="${XYZ_PREFIX:-$REPO/.run/nginx}"
+export XYZ_MODULE="${XYZ_MODULE:-$REPO/build/ngx_xyz_module.so}"
+export XYZ_HTML="${XYZ_HTML:-$REPO/html}"
+export XYZ_ADDR="${XYZ_ADDR:-127.0.0.1}"
+TEMPLATE="${XYZ_CONF_TEMPLATE:-$REPO/conf/dev.conf}"
+export XYZ_TEMPLATE="$TEMPLATE"
+
+XYZ_PREFIX="${XYZ_PREFIX%/}"
+
+if [ -z "${XYZ_PORT:-}" ]; then
+    XYZ_PORT=8080
+    if ! port_free "$XYZ_PORT" "$XYZ_ADDR"; then
+        for _ in $(seq 1 200); do
+            XYZ_PORT=$(( 20000 + RANDOM % 12000 ))
+            port_free "$XYZ_PORT" "$XYZ_ADDR" && break
+        done
+    fi
+fi
+export XYZ_PORT
+
+if [ -z "${XYZ_PG_DSN:-}" ]; then
+    XYZ_PG_DSN="$("$REPO/scripts/pg.sh" url xyz)"
+fi
+export XYZ_PG_DSN
+
+if [ -z "${XYZ_USER:-}" ]; then
+    if id www-data >/dev/null 2>&1 && runuser -u www-data -- test -r "$XYZ_HTML/." -a -x "$XYZ_HTML"; then
+        XYZ_USER="www-data www-data"
+    else
+        # e.g. a clone under /root, which other users cannot enter
+        XYZ_USER="root root"
+    fi
+fi
+export XYZ_USER
+
+mkdir -p "$XYZ_PREFIX/conf" "$XYZ_PREFIX/logs" "$XYZ_PREFIX/temp"
+out="$XYZ_PREFIX/conf/nginx.conf"
+
+# Placeholders in comment lines are left alone (the template documents them).
+perl -pe '
+    BEGIN { print "# Rendered from $ENV{XYZ_TEMPLATE} by scripts/render-conf.sh: edit the template.\n" }
+    next if /^\s*#/;
+    s/\@XYZ_MODULE\@/$ENV{XYZ_MODULE}/g;
+    s/\@XYZ_PREFIX\@/$ENV{XYZ_PREFIX}/g;
+    s/\@XYZ_HTML\@/$ENV{XYZ_HTML}/g;
+    s/\@XYZ_ADDR\@/$ENV{XYZ_ADDR}/g;
+    s/\@XYZ_PORT\@/$ENV{XYZ_PORT}/g;
+    s/\@XYZ_PG_DSN\@/$ENV{XYZ_PG_DSN}/g;
+    s/\@XYZ_USER\@/$ENV{XYZ_USER}/g;
+' "$TEMPLATE" > "$out.tmp"
+
+if grep -n '@XYZ_[A-Z_]*@' "$out.tmp" | grep -v '^[0-9]*:#' >&2; then
+    echo "render-conf: placeholders left unreplaced in $TEMPLATE (see above)" >&2
+    exit 1
+fi
+mv -f "$out.tmp" "$out"
+echo "$XYZ_PORT" > "$XYZ_PREFIX/port"
+echo "$out"

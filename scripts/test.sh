@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# test.sh — run the test suites (`make test`).
+#
+# deps → build → PostgreSQL (private cluster) → fresh database `xyz_test` →
+# migrations → prove -r t/ with the test environment below. Stops the PostgreSQL
+# cluster at the end if this script started it. Exit status: that of prove.
+#
+#   scripts/test.sh                 all suites (prove -r t/)
+#   scripts/test.sh t/foo.t ...     only these (arguments go to prove)
+#
+# Exported for the suites (t/lib reads them):
+#   PERL5LIB=<repo>/t/lib  TEST_NGINX_BINARY  TEST_NGINX_LOAD_MODULES  TEST_NGINX_PG_DSN
+#   XYZ_ROOT  XYZ_PGDATA
+# With XYZ_DATABASE_URL set, that database is migrated and used as is (not recreated).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+S="$REPO/scripts"
+cd "$REPO"
+
+step() { echo "==> $*"; }
+
+step "dependencies"
+"$S/deps.sh"
+step "build"
+"$S/build.sh"
+
+pg_started=0
+if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
+    pg_started=1
+fi
+# shellcheck disable=SC2317  # called from the EXIT trap
+stop_pg() {
+    if [ "$pg_started" = 1 ]; then
+        "$S/pg.sh" stop || true
+    fi
+}
+trap stop_pg EXIT
+
+step "database"
+"$S/pg.sh" start
+if [ -n "${XYZ_DATABASE_URL:-}" ]; then
+    DSN="$XYZ_DATABASE_URL"
+    XYZ_PGDATA=""
+else
+    "$S/pg.sh" recreate-db xyz_test
+    DSN="$("$S/pg.sh" url xyz_test)"
+    XYZ_PGDATA="$("$S/pg.sh" datadir)"
+fi
+"$S/migrate.sh" "$DSN"
+
+export PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
+export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
+export TEST_NGINX_LOAD_MODULES="$REPO/build/ngx_xyz_module.so"
+export TEST_NGINX_PG_DSN="$DSN"
+export XYZ_ROOT="$REPO"
+export XYZ_PGDATA
+
+if [ "$#" -eq 0 ]; then
+    set -- -r t/
+fi
+
+step "tests"
+echo "    PERL5LIB=$PERL5LIB"
+echo "    TEST_NGINX_BINARY=$TEST_NGINX_BINARY"
+echo "    TEST_NGINX_LOAD_MODULES=$TEST_NGINX_LOAD_MODULES"
+echo "    TEST_NGINX_PG_DSN=$TEST_NGINX_PG_DSN"
+echo "    XYZ_ROOT=$XYZ_ROOT"
+echo "    XYZ_PGDATA=$XYZ_PGDATA"
+echo "    prove $*"
+status=0
+prove "$@" || status=$?
+exit "$status"
