@@ -1,0 +1,141 @@
+# Mistakes in the configuration fail "nginx -t" with a message that says
+# what to fix.
+
+use Test::Nginx::Socket 'no_plan';
+
+no_shuffle();
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location = /api/register {
+        xyz_register;
+    }
+_EOC_
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: xyz_register without a database
+--- http_config
+--- must_die
+--- error_log
+"xyz_register" needs "xyz_pg_dsn" in the http block
+
+
+
+=== TEST 2: a DSN libpq cannot parse
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 port";
+--- must_die
+--- error_log
+invalid "xyz_pg_dsn"
+
+
+
+=== TEST 3: sslmode=prefer is refused with the alternatives
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x sslmode=prefer";
+--- must_die
+--- error_log
+"xyz_pg_dsn": sslmode=prefer may reconnect on a new socket; use sslmode=disable on a trusted network or sslmode=require, verify-ca or verify-full
+
+
+
+=== TEST 4: several hosts are refused
+--- http_config
+    xyz_pg_dsn "host=10.0.0.1,10.0.0.2 dbname=x";
+--- must_die
+--- error_log
+"xyz_pg_dsn": give one host
+
+
+
+=== TEST 5: xyz_argon2id with more than one lane
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_argon2id m=19456 t=2 p=4;
+--- must_die
+--- error_log
+"xyz_argon2id": only p=1 is supported
+
+
+
+=== TEST 6: xyz_argon2id with an unknown parameter
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_argon2id memory=19m;
+--- must_die
+--- error_log
+invalid parameter "memory=19m" in "xyz_argon2id"; expected m=KiB t=passes p=1
+
+
+
+=== TEST 7: xyz_password_length upside down
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_password_length 20 10;
+--- must_die
+--- error_log
+invalid "xyz_password_length 20 10"; give the shortest and the longest length in characters
+
+
+
+=== TEST 8: a thread pool that is not defined
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_hash_thread_pool nosuchpool;
+--- must_die
+--- error_log
+unknown thread pool "nosuchpool"
+
+
+
+=== TEST 9: a pool size of zero
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_pg_pool_size 0;
+--- must_die
+--- error_log
+value must be between 1 and 1024
+
+
+
+=== TEST 10: a backoff whose longest delay is shorter than the first
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_pg_backoff 5s 1s;
+--- must_die
+--- error_log
+invalid longest delay "1s" in "xyz_pg_backoff"
+
+
+
+=== TEST 11: xyz_register in the http block is out of place
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_register;
+--- config
+--- must_die
+--- error_log
+"xyz_register" directive is not allowed here
+
+
+
+=== TEST 12: weak hash parameters start, with a warning
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_argon2id m=1024 t=1 p=1;
+--- request
+GET /
+--- error_code: 200
+--- user_files
+>>> index.html
+ok
+--- error_log
+"xyz_argon2id" m=1024 t=1 is below the OWASP minimum (m=19456 t=2); use it for tests only
