@@ -21,6 +21,8 @@
 #define NGX_XYZ_PG_SENDING      3
 #define NGX_XYZ_PG_BUSY         4
 
+#define NGX_XYZ_PG_MSG_LEN      512
+
 
 struct ngx_xyz_pg_conn_s {
     ngx_xyz_pg_pool_t       *pool;
@@ -72,7 +74,7 @@ static void ngx_xyz_pg_timer_handler(ngx_event_t *ev);
 static void ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev);
 static void ngx_xyz_pg_failed_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_xyz_pg_in_backoff(ngx_xyz_pg_pool_t *pool);
-static size_t ngx_xyz_pg_msg_len(const char *msg);
+static size_t ngx_xyz_pg_msg(const char *msg, u_char *buf, size_t size);
 static char *ngx_xyz_pg_strdup(ngx_pool_t *pool, const char *s);
 
 
@@ -491,6 +493,7 @@ connected:
 static void
 ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn)
 {
+    u_char              buf[NGX_XYZ_PG_MSG_LEN];
     ngx_uint_t          level;
     const char         *msg;
     ngx_xyz_pg_pool_t  *pool;
@@ -515,7 +518,7 @@ ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn)
     ngx_log_error(level, pool->log, 0,
                   "xyz: cannot connect to PostgreSQL: %*s; "
                   "next try in %Mms",
-                  ngx_xyz_pg_msg_len(msg), msg, pool->backoff);
+                  ngx_xyz_pg_msg(msg, buf, sizeof(buf)), buf, pool->backoff);
 
     pool->down = 1;
     pool->retry_at = ngx_current_msec + pool->backoff;
@@ -895,6 +898,7 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
 static void
 ngx_xyz_pg_lost(ngx_xyz_pg_conn_t *conn, const char *what)
 {
+    u_char               buf[NGX_XYZ_PG_MSG_LEN];
     const char          *msg;
     ngx_xyz_pg_pool_t   *pool;
     ngx_xyz_pg_query_t  *q;
@@ -905,7 +909,7 @@ ngx_xyz_pg_lost(ngx_xyz_pg_conn_t *conn, const char *what)
 
     ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
                   "xyz: PostgreSQL %s: %*s",
-                  what, ngx_xyz_pg_msg_len(msg), msg);
+                  what, ngx_xyz_pg_msg(msg, buf, sizeof(buf)), buf);
 
     ngx_xyz_pg_close(conn);
 
@@ -1006,20 +1010,33 @@ ngx_xyz_pg_in_backoff(ngx_xyz_pg_pool_t *pool)
 }
 
 
+/*
+ * libpq's messages span lines ("...failed: Connection refused\n\tIs the
+ * server running...?\n"); one log line each is easier to grep.
+ */
+
 static size_t
-ngx_xyz_pg_msg_len(const char *msg)
+ngx_xyz_pg_msg(const char *msg, u_char *buf, size_t size)
 {
-    size_t  len;
+    size_t  n;
 
-    /* libpq's messages end in a newline, sometimes several lines */
+    for (n = 0; *msg && n < size; msg++) {
+        if (*msg == '\n' || *msg == '\t' || *msg == '\r') {
+            if (n && buf[n - 1] != ' ') {
+                buf[n++] = ' ';
+            }
 
-    len = ngx_strlen(msg);
+            continue;
+        }
 
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
-        len--;
+        buf[n++] = *msg;
     }
 
-    return len;
+    while (n && buf[n - 1] == ' ') {
+        n--;
+    }
+
+    return n;
 }
 
 

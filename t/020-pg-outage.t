@@ -64,7 +64,7 @@ is(psql("SELECT count(*) FROM users WHERE email_normalized = 'down-$run\@example
    0, 'a registration refused while the database was down stored nothing');
 is(psql("SELECT count(*) FROM users WHERE email_normalized = 'back-$run\@example.com'"),
    1, 'the registration after the database came back is stored');
-is(join(',', sort @codes), '202,202',
+is(join(',', sort map { (split)[0] } @codes), '202,202',
    'the registrations that held the pool were answered once it freed up');
 
 __DATA__

@@ -75,7 +75,7 @@ sub pg_start_in {
 }
 
 # $n registrations sent at once by curl in the background; returns a handle
-# for bg_wait, which gives back the HTTP status codes
+# for bg_wait, which gives back "STATUS SECONDS" for each
 sub bg_register {
     my ($n, %opt) = @_;
     my $dir = File::Temp::tempdir(CLEANUP => 1);
@@ -88,7 +88,7 @@ sub bg_register {
         my $pid = fork // die "fork: $!";
         if ($pid == 0) {
             open STDOUT, '>', "$dir/$i" or POSIX::_exit(1);
-            { exec 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
+            { exec 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}',
                   '-m', '60', '-H', 'Content-Type: application/json',
                   '--data-binary', $body, 'http://127.0.0.1:' . port() . $uri };
             POSIX::_exit(1);
@@ -102,12 +102,12 @@ sub bg_register {
 sub bg_wait {
     my ($h) = @_;
     waitpid $_, 0 for @{ $h->{pids} };
-    my @codes;
+    my @results;
     for my $i (1 .. @{ $h->{pids} }) {
         open my $fh, '<', "$h->{dir}/$i" or die "no result $i\n";
-        push @codes, scalar <$fh>;
+        push @results, scalar <$fh>;
     }
-    return @codes;
+    return @results;
 }
 
 END {
