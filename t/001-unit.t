@@ -15,6 +15,9 @@ make_path($out);
 
 my %tests = (
     'test_register_input' => [ qw(ngx_xyz_validate.c ngx_xyz_register_input.c) ],
+    'test_sigv4' => [ qw(ngx_xyz_sigv4.c) ],
+    'test_aws_creds' => [ qw(ngx_xyz_aws_creds.c ngx_xyz_sigv4.c) ],
+    'test_sqs_json' => [ qw(ngx_xyz_sqs_json.c) ],
 );
 
 for my $t (sort keys %tests) {
