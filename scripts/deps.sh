@@ -20,6 +20,8 @@ PACKAGES=(
     wrk curl ca-certificates
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
+# The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
+# when the node found is older.
 if ! command -v node >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
 fi
@@ -81,8 +83,10 @@ fi
 stop_system_nginx
 
 # ---- npm packages (local to the repository, in node_modules/) ----------------------
-# Later work adds package.json (fauxqs, maildev, playwright-core, ...). They are
-# installed locally; nothing is installed globally.
+# package.json pins them (fauxqs, the SQS emulator, ...); package-lock.json is committed.
+# `npm ci` runs when node_modules/ is missing or was installed from another
+# package.json/package-lock.json (their checksums are kept in a stamp file inside
+# node_modules/). Nothing is installed globally.
 if [ -f "$REPO/package.json" ]; then
     if ! command -v npm >/dev/null 2>&1; then
         echo "deps: package.json present but npm is missing" >&2
@@ -90,14 +94,16 @@ if [ -f "$REPO/package.json" ]; then
     fi
     stamp="$REPO/node_modules/.xyz-deps-stamp"
     lock="$REPO/package-lock.json"
-    if [ ! -f "$stamp" ] || [ "$REPO/package.json" -nt "$stamp" ] \
-        || { [ -f "$lock" ] && [ "$lock" -nt "$stamp" ]; }; then
+    inputs=(package.json)
+    [ -f "$lock" ] && inputs+=(package-lock.json)
+    want="$(cd "$REPO" && sha256sum "${inputs[@]}")"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "deps: installing npm packages into node_modules/"
         if [ -f "$lock" ]; then
             (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
         else
             (cd "$REPO" && npm install --no-audit --no-fund --loglevel=error)
         fi
-        touch "$stamp"
+        echo "$want" > "$stamp"
     fi
 fi

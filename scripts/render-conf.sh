@@ -12,6 +12,9 @@
 #   XYZ_ADDR      listen address                [127.0.0.1]
 #   XYZ_PORT      HTTP port                     [8080 if free, else a free port]
 #   XYZ_PG_DSN    libpq conninfo                [scripts/pg.sh url xyz]
+#   XYZ_SQS_ENDPOINT     SQS endpoint URL        [scripts/sqs.sh endpoint, when running]
+#   XYZ_SQS_EMAIL_QUEUE  URL of queue xyz-email  [scripts/sqs.sh queue-url xyz-email, ditto]
+#   XYZ_SQS_CRM_QUEUE    URL of queue xyz-crm    [scripts/sqs.sh queue-url xyz-crm, ditto]
 #   XYZ_USER      worker user and group         [www-data www-data if it can read
 #                                                the html dir, else root root]
 #   XYZ_CONF_TEMPLATE  the template             [<repo>/conf/dev.conf]
@@ -53,6 +56,15 @@ if [ -z "${XYZ_PG_DSN:-}" ]; then
 fi
 export XYZ_PG_DSN
 
+# SQS: from the local emulator when it runs; otherwise left unset, which is an error
+# only where the template uses the placeholder outside a comment.
+if [ -x "$REPO/scripts/sqs.sh" ] && "$REPO/scripts/sqs.sh" status >/dev/null 2>&1; then
+    : "${XYZ_SQS_ENDPOINT:=$("$REPO/scripts/sqs.sh" endpoint)}"
+    : "${XYZ_SQS_EMAIL_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-email)}"
+    : "${XYZ_SQS_CRM_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-crm)}"
+fi
+export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
+
 if [ -z "${XYZ_USER:-}" ]; then
     if id www-data >/dev/null 2>&1 && runuser -u www-data -- test -r "$XYZ_HTML/." -a -x "$XYZ_HTML"; then
         XYZ_USER="www-data www-data"
@@ -77,9 +89,12 @@ perl -pe '
     s/\@XYZ_PORT\@/$ENV{XYZ_PORT}/g;
     s/\@XYZ_PG_DSN\@/$ENV{XYZ_PG_DSN}/g;
     s/\@XYZ_USER\@/$ENV{XYZ_USER}/g;
+    for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE)) {
+        s/\@$v\@/$ENV{$v}/g if defined $ENV{$v} && length $ENV{$v};
+    }
 ' "$TEMPLATE" > "$out.tmp"
 
-if grep -n '@XYZ_[A-Z_]*@' "$out.tmp" | grep -v '^[0-9]*:#' >&2; then
+if grep -n '@XYZ_[A-Z_]*@' "$out.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; then
     echo "render-conf: placeholders left unreplaced in $TEMPLATE (see above)" >&2
     exit 1
 fi

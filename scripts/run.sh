@@ -2,9 +2,11 @@
 # run.sh — run the whole thing locally (`make run`).
 #
 # deps → build → PostgreSQL (private cluster) → migrations on database `xyz` →
+# SQS emulator (scripts/sqs.sh: fauxqs with the project's queues) →
 # render conf/dev.conf into .run/nginx/conf/nginx.conf → nginx -t → start nginx in
 # the foreground, print the URLs, and wait. Ctrl-C (or SIGTERM) stops nginx
-# (graceful QUIT, then TERM) and the PostgreSQL cluster if this script started it.
+# (graceful QUIT, then TERM), and the SQS emulator and the PostgreSQL cluster if this
+# script started them. nginx gets dummy AWS credentials (test/test, us-east-1).
 #
 # Environment: XYZ_PORT (HTTP port; default 8080 or a free one), XYZ_ADDR
 # (default 127.0.0.1), XYZ_DATABASE_URL (use that database instead of the private
@@ -19,7 +21,35 @@ export XYZ_PREFIX="${XYZ_PREFIX:-$REPO/.run/nginx}"
 "$S/deps.sh"
 "$S/build.sh"
 
+# Set before anything is started, so that a failure half-way stops what was started.
+nginx_pid=
 pg_started=0
+sqs_started=0
+done_cleanup=0
+# shellcheck disable=SC2317  # called from the traps below
+cleanup() {
+    [ "$done_cleanup" = 1 ] && return
+    done_cleanup=1
+    if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+        echo "run: stopping nginx"
+        kill -QUIT "$nginx_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -TERM "$nginx_pid" 2>/dev/null || true
+        wait "$nginx_pid" 2>/dev/null || true
+    fi
+    if [ "$sqs_started" = 1 ]; then
+        "$S/sqs.sh" stop || true
+    fi
+    # later: stop the mail catcher and the fake CRM here.
+    if [ "$pg_started" = 1 ]; then
+        "$S/pg.sh" stop || true
+    fi
+}
+# A second Ctrl-C during the cleanup must not cut it short.
+trap 'trap "" INT TERM; cleanup; exit 130' INT
+trap 'trap "" INT TERM; cleanup; exit 143' TERM
+trap cleanup EXIT
+
 if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
     pg_started=1
 fi
@@ -27,9 +57,21 @@ fi
 DSN="$("$S/pg.sh" url xyz)"
 "$S/migrate.sh" "$DSN"
 
-# ---- later: SQS emulator (fauxqs) -------------------------------------------------
-# Start it here (from node_modules/), wait for its port, create the queues, and pass
-# its endpoint to the configuration; stop it in cleanup().
+# ---- SQS emulator (fauxqs, from node_modules/) ------------------------------------
+if ! "$S/sqs.sh" status >/dev/null 2>&1; then
+    sqs_started=1
+fi
+"$S/sqs.sh" start
+XYZ_SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
+XYZ_SQS_EMAIL_QUEUE="$("$S/sqs.sh" queue-url xyz-email)"
+XYZ_SQS_CRM_QUEUE="$("$S/sqs.sh" queue-url xyz-crm)"
+export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
+email_dlq="$("$S/sqs.sh" queue-url xyz-email-dlq)"
+crm_dlq="$("$S/sqs.sh" queue-url xyz-crm-dlq)"
+# The emulator checks no signatures; nginx signs with these dummy credentials (its
+# workers see them through the `env` directives of conf/dev.conf).
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN
 
 # ---- later: mail catcher (maildev) ------------------------------------------------
 # Start it here (SMTP sink + web UI on loopback ports); stop it in cleanup().
@@ -45,28 +87,6 @@ ADDR="${XYZ_ADDR:-127.0.0.1}"
 
 echo "run: nginx -t -p $XYZ_PREFIX/ -c conf/nginx.conf"
 "$NGINX" -q -t -p "$XYZ_PREFIX/" -c conf/nginx.conf
-
-nginx_pid=
-done_cleanup=0
-# shellcheck disable=SC2317  # called from the traps below
-cleanup() {
-    [ "$done_cleanup" = 1 ] && return
-    done_cleanup=1
-    if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
-        echo "run: stopping nginx"
-        kill -QUIT "$nginx_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -TERM "$nginx_pid" 2>/dev/null || true
-        wait "$nginx_pid" 2>/dev/null || true
-    fi
-    # later: stop the SQS emulator, the mail catcher and the fake CRM here.
-    if [ "$pg_started" = 1 ]; then
-        "$S/pg.sh" stop || true
-    fi
-}
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
 
 "$NGINX" -p "$XYZ_PREFIX/" -c conf/nginx.conf &
 nginx_pid=$!
@@ -90,6 +110,11 @@ cat <<INFO
     page:      $base/
     register:  $base/api/register   (POST JSON)
     database:  $DSN
+    SQS:       $XYZ_SQS_ENDPOINT   (fauxqs emulator, in memory; log .run/sqs/fauxqs.log)
+      email:   $XYZ_SQS_EMAIL_QUEUE
+      crm:     $XYZ_SQS_CRM_QUEUE
+      DLQs:    $email_dlq
+               $crm_dlq
   try:
     curl -i -H 'Content-Type: application/json' -d '{"email":"alice@example.com","password":"correct horse battery staple","name":"Alice","locale":"en","marketing_consent":false}' $base/api/register
 

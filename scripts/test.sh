@@ -2,8 +2,9 @@
 # test.sh — run the test suites (`make test`).
 #
 # deps → build → PostgreSQL (private cluster) → fresh database `xyz_test` →
-# migrations → prove -r t/ with the test environment below. Stops the PostgreSQL
-# cluster at the end if this script started it. Exit status: that of prove.
+# migrations → SQS emulator (scripts/sqs.sh) → prove -r t/ with the test environment
+# below. Stops the SQS emulator and the PostgreSQL cluster at the end if this script
+# started them. Exit status: that of prove.
 #
 #   scripts/test.sh                 all suites (prove -r t/)
 #   scripts/test.sh t/foo.t ...     only these (arguments go to prove)
@@ -11,6 +12,10 @@
 # Exported for the suites (t/lib reads them):
 #   PERL5LIB=<repo>/t/lib  TEST_NGINX_BINARY  TEST_NGINX_LOAD_MODULES  TEST_NGINX_PG_DSN
 #   XYZ_ROOT  XYZ_PGDATA
+#   TEST_NGINX_SQS_ENDPOINT=http://127.0.0.1:PORT  TEST_NGINX_SQS_EMAIL_QUEUE
+#   TEST_NGINX_SQS_CRM_QUEUE  TEST_NGINX_SQS_EMAIL_DLQ  TEST_NGINX_SQS_CRM_DLQ (queue URLs)
+#   AWS_ACCESS_KEY_ID=test  AWS_SECRET_ACCESS_KEY=test  AWS_REGION=us-east-1 (dummies:
+#   the emulator checks no signatures)
 # With XYZ_DATABASE_URL set, that database is migrated and used as is (not recreated).
 set -euo pipefail
 
@@ -29,13 +34,20 @@ pg_started=0
 if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
     pg_started=1
 fi
+sqs_started=0
+if ! "$S/sqs.sh" status >/dev/null 2>&1; then
+    sqs_started=1
+fi
 # shellcheck disable=SC2317  # called from the EXIT trap
-stop_pg() {
+stop_services() {
+    if [ "$sqs_started" = 1 ]; then
+        "$S/sqs.sh" stop || true
+    fi
     if [ "$pg_started" = 1 ]; then
         "$S/pg.sh" stop || true
     fi
 }
-trap stop_pg EXIT
+trap stop_services EXIT
 
 step "database"
 "$S/pg.sh" start
@@ -48,6 +60,18 @@ else
     XYZ_PGDATA="$("$S/pg.sh" datadir)"
 fi
 "$S/migrate.sh" "$DSN"
+
+step "SQS emulator"
+"$S/sqs.sh" start
+TEST_NGINX_SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
+TEST_NGINX_SQS_EMAIL_QUEUE="$("$S/sqs.sh" queue-url xyz-email)"
+TEST_NGINX_SQS_CRM_QUEUE="$("$S/sqs.sh" queue-url xyz-crm)"
+TEST_NGINX_SQS_EMAIL_DLQ="$("$S/sqs.sh" queue-url xyz-email-dlq)"
+TEST_NGINX_SQS_CRM_DLQ="$("$S/sqs.sh" queue-url xyz-crm-dlq)"
+export TEST_NGINX_SQS_ENDPOINT TEST_NGINX_SQS_EMAIL_QUEUE TEST_NGINX_SQS_CRM_QUEUE \
+    TEST_NGINX_SQS_EMAIL_DLQ TEST_NGINX_SQS_CRM_DLQ
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN
 
 export PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
 export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
@@ -67,6 +91,11 @@ echo "    TEST_NGINX_LOAD_MODULES=$TEST_NGINX_LOAD_MODULES"
 echo "    TEST_NGINX_PG_DSN=$TEST_NGINX_PG_DSN"
 echo "    XYZ_ROOT=$XYZ_ROOT"
 echo "    XYZ_PGDATA=$XYZ_PGDATA"
+echo "    TEST_NGINX_SQS_ENDPOINT=$TEST_NGINX_SQS_ENDPOINT"
+echo "    TEST_NGINX_SQS_EMAIL_QUEUE=$TEST_NGINX_SQS_EMAIL_QUEUE"
+echo "    TEST_NGINX_SQS_CRM_QUEUE=$TEST_NGINX_SQS_CRM_QUEUE"
+echo "    TEST_NGINX_SQS_EMAIL_DLQ=$TEST_NGINX_SQS_EMAIL_DLQ"
+echo "    TEST_NGINX_SQS_CRM_DLQ=$TEST_NGINX_SQS_CRM_DLQ"
 echo "    prove $*"
 status=0
 prove "$@" || status=$?
