@@ -26,6 +26,10 @@ static char *ngx_xyz_argon2id(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_xyz_password_length(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_xyz_sqs_queue(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_outbox_sweep(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
 static void ngx_xyz_exit_process(ngx_cycle_t *cycle);
 
@@ -118,6 +122,55 @@ static ngx_command_t  ngx_xyz_commands[] = {
       offsetof(ngx_xyz_main_conf_t, confirm_ttl),
       NULL },
 
+    { ngx_string("xyz_sqs_region"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, sqs.region),
+      NULL },
+
+    { ngx_string("xyz_sqs_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, sqs.endpoint),
+      NULL },
+
+    { ngx_string("xyz_sqs_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_sqs_queue,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_sqs_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, sqs.timeout),
+      NULL },
+
+    { ngx_string("xyz_outbox_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, outbox.lease),
+      NULL },
+
+    { ngx_string("xyz_outbox_sweep"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_xyz_outbox_sweep,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("xyz_register"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_xyz_register,
@@ -199,6 +252,11 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->password_max = NGX_CONF_UNSET_UINT;
     xmcf->confirm_ttl = NGX_CONF_UNSET;
 
+    xmcf->sqs.timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->outbox.lease = NGX_CONF_UNSET_MSEC;
+    xmcf->outbox.sweep = NGX_CONF_UNSET_MSEC;
+    xmcf->outbox.sweep_max = NGX_CONF_UNSET_MSEC;
+
     return xmcf;
 }
 
@@ -228,6 +286,52 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(xmcf->password_max, 256);
 
     ngx_conf_init_value(xmcf->confirm_ttl, 86400);
+
+    ngx_conf_init_msec_value(xmcf->sqs.timeout, 5000);
+    ngx_conf_init_msec_value(xmcf->outbox.lease, 30000);
+    ngx_conf_init_msec_value(xmcf->outbox.sweep, 1000);
+    ngx_conf_init_msec_value(xmcf->outbox.sweep_max, 60000);
+
+    if (xmcf->sqs.region.len == 0) {
+        ngx_str_set(&xmcf->sqs.region, "us-east-1");
+    }
+
+    if (ngx_xyz_metrics_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->sqs.queue[NGX_XYZ_QUEUE_EMAIL].url.len
+        || xmcf->sqs.queue[NGX_XYZ_QUEUE_CRM].url.len)
+    {
+        if (xmcf->sqs.queue[NGX_XYZ_QUEUE_EMAIL].url.len == 0
+            || xmcf->sqs.queue[NGX_XYZ_QUEUE_CRM].url.len == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "give both \"xyz_sqs_queue email URL\" and "
+                               "\"xyz_sqs_queue crm URL\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (xmcf->pg.dsn.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_sqs_queue\" needs \"xyz_pg_dsn\": "
+                               "the outbox is in PostgreSQL");
+            return NGX_CONF_ERROR;
+        }
+
+        /* NUL-terminated: signed and handed to libcurl */
+        xmcf->sqs.region.data = (u_char *) ngx_xyz_pstrdup0(cf->pool,
+                                                           &xmcf->sqs.region);
+        if (xmcf->sqs.region.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_xyz_sqs_conf_endpoint(cf, &xmcf->sqs) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        xmcf->relay = 1;
+    }
 
     if (xmcf->registers == 0) {
         return NGX_CONF_OK;
@@ -507,6 +611,115 @@ ngx_xyz_password_length(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_xyz_sqs_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t            *value;
+    ngx_uint_t            q;
+    ngx_xyz_sqs_queue_t  *queue;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "email") == 0) {
+        q = NGX_XYZ_QUEUE_EMAIL;
+
+    } else if (ngx_strcmp(value[1].data, "crm") == 0) {
+        q = NGX_XYZ_QUEUE_CRM;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown queue \"%V\" in \"xyz_sqs_queue\"; "
+                           "use \"email\" or \"crm\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    queue = &xmcf->sqs.queue[q];
+
+    if (queue->url.len) {
+        return "is duplicate";
+    }
+
+    if (ngx_strncmp(value[2].data, "http://", 7) != 0
+        && ngx_strncmp(value[2].data, "https://", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_sqs_queue %V\" needs the queue URL, "
+                           "e.g. https://sqs.eu-west-1.amazonaws.com/"
+                           "123456789012/xyz-%V", &value[1], &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* ngx_conf_file strings are NUL-terminated */
+    queue->url = value[2];
+    queue->fifo = value[2].len > 5
+                  && ngx_strncmp(value[2].data + value[2].len - 5, ".fifo", 5)
+                     == 0;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_outbox_sweep(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   every, longest;
+
+    if (xmcf->outbox.sweep != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    every = ngx_parse_time(&value[1], 0);
+    if (every == (ngx_msec_t) NGX_ERROR || every == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid interval \"%V\" in \"xyz_outbox_sweep\"; "
+                           "give a time such as 1s", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    longest = ngx_max(every, 60000);
+
+    if (cf->args->nelts == 3) {
+        longest = ngx_parse_time(&value[2], 0);
+        if (longest == (ngx_msec_t) NGX_ERROR || longest < every) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid longest delay \"%V\" in "
+                               "\"xyz_outbox_sweep\"; give a time no shorter "
+                               "than the interval", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    xmcf->outbox.sweep = every;
+    xmcf->outbox.sweep_max = longest;
+
+    return NGX_CONF_OK;
+}
+
+
+u_char *
+ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return p;
+}
+
+
 static ngx_int_t
 ngx_xyz_init_process(ngx_cycle_t *cycle)
 {
@@ -535,6 +748,17 @@ ngx_xyz_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (!xmcf->relay) {
+        return NGX_OK;
+    }
+
+    if (ngx_xyz_curl_init(cycle, 64) != NGX_OK
+        || ngx_xyz_aws_init_process(cycle, &xmcf->sqs.region) != NGX_OK
+        || ngx_xyz_outbox_init_process(cycle, xmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -545,6 +769,13 @@ ngx_xyz_exit_process(ngx_cycle_t *cycle)
     ngx_xyz_main_conf_t  *xmcf;
 
     xmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_xyz_module);
+
+    /* the relay first (it holds queries and transfers), then curl, whose
+     * cleanup closes its sockets, then the database connections */
+
+    ngx_xyz_outbox_exit_process();
+    ngx_xyz_curl_cleanup();
+    ngx_xyz_aws_exit_process();
 
     if (xmcf && xmcf->pg_pool) {
         ngx_xyz_pg_pool_destroy(xmcf->pg_pool);

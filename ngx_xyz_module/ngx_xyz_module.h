@@ -13,7 +13,18 @@
 #include <ngx_http.h>
 
 #include "ngx_xyz_pg.h"
+#include "ngx_xyz_curl.h"
+#include "ngx_xyz_sqs.h"
+#include "ngx_xyz_aws_creds.h"
+#include "ngx_xyz_metrics.h"
 #include "ngx_xyz_register_input.h"
+
+
+typedef struct {
+    ngx_msec_t               lease;
+    ngx_msec_t               sweep;
+    ngx_msec_t               sweep_max;
+} ngx_xyz_outbox_conf_t;
 
 
 typedef struct {
@@ -28,6 +39,10 @@ typedef struct {
     time_t                   confirm_ttl;
 
     ngx_uint_t               registers;          /* xyz_register locations */
+
+    ngx_xyz_sqs_conf_t       sqs;
+    ngx_xyz_outbox_conf_t    outbox;
+    ngx_flag_t               relay;              /* queues configured */
 
     /* per worker, made in init_process */
     ngx_xyz_pg_pool_t       *pg_pool;
@@ -50,6 +65,10 @@ typedef struct {
 } ngx_xyz_hash_job_t;
 
 
+/* ngx_xyz_module.c */
+
+u_char *ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s);
+
 /* ngx_xyz_reply.c */
 
 ngx_int_t ngx_xyz_add_header(ngx_http_request_t *r, const char *key,
@@ -67,6 +86,19 @@ ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
 
 ngx_int_t ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     ngx_xyz_hash_job_t *job, ngx_http_event_handler_pt done);
+
+/* ngx_xyz_outbox.c */
+
+ngx_int_t ngx_xyz_outbox_init_process(ngx_cycle_t *cycle,
+    ngx_xyz_main_conf_t *xmcf);
+void ngx_xyz_outbox_exit_process(void);
+void ngx_xyz_outbox_publish_result(PGresult *res, int col, ngx_log_t *log);
+
+/* ngx_xyz_aws.c */
+
+ngx_int_t ngx_xyz_aws_init_process(ngx_cycle_t *cycle, ngx_str_t *region);
+void ngx_xyz_aws_exit_process(void);
+const ngx_xyz_aws_creds_t *ngx_xyz_aws_credentials(void);
 
 /* ngx_xyz_register.c */
 

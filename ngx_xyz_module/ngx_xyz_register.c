@@ -25,11 +25,12 @@ typedef struct {
     ngx_xyz_register_input_t   in;
     ngx_xyz_hash_job_t         job;
     ngx_xyz_pg_query_t         query;
-    const char                *values[9];
+    const char                *values[10];
     char                       token[NGX_XYZ_TOKEN_BYTES * 2];
     char                       token_hash[2 + crypto_hash_sha256_BYTES * 2
                                           + 1];
     char                       ttl[NGX_TIME_T_LEN + sizeof(" seconds")];
+    char                       lease[NGX_TIME_T_LEN + sizeof(" seconds")];
 } ngx_xyz_register_ctx_t;
 
 
@@ -43,7 +44,8 @@ static ngx_int_t ngx_xyz_register_json_type(ngx_http_request_t *r);
 
 
 static const char  ngx_xyz_register_sql[] =
-    "SELECT xyz_register($1, $2, $3, $4, $5, $6, $7, $8, $9::interval)";
+    "SELECT outcome, outbox_id, outbox_kind, body FROM xyz_register($1, $2, "
+    "$3, $4, $5, $6, $7, $8, $9::interval, $10::interval)";
 
 static ngx_str_t  ngx_xyz_register_accepted = ngx_string(
     "{\"status\":\"accepted\",\"message\":\"Check your inbox: we sent a "
@@ -256,6 +258,8 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     sodium_memzero(raw, sizeof(raw));
 
     ngx_sprintf((u_char *) ctx->ttl, "%T seconds%Z", ctx->xmcf->confirm_ttl);
+    ngx_sprintf((u_char *) ctx->lease, "%M milliseconds%Z",
+                ctx->xmcf->outbox.lease);
 
     ctx->values[0] = ctx->in.email;
     ctx->values[1] = ctx->in.email_normalized;
@@ -266,9 +270,10 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ctx->values[6] = ctx->token;
     ctx->values[7] = ctx->token_hash;
     ctx->values[8] = ctx->ttl;
+    ctx->values[9] = ctx->lease;
 
     ctx->query.sql = ngx_xyz_register_sql;
-    ctx->query.nparams = 9;
+    ctx->query.nparams = 10;
     ctx->query.values = ctx->values;
     ctx->query.lengths = NULL;
     ctx->query.handler = ngx_xyz_register_done;
@@ -304,9 +309,18 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     ngx_http_set_log_request(c->log, r);
 
-    if (rc == NGX_OK && PQntuples(res) == 1 && PQnfields(res) == 1) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+    if (rc == NGX_OK && PQntuples(res) > 0 && PQnfields(res) == 4) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "xyz register: %s", PQgetvalue(res, 0, 0));
+
+        ngx_xyz_metrics_add(ngx_strcmp(PQgetvalue(res, 0, 0), "created") == 0
+                            ? NGX_XYZ_M_REGISTER_CREATED
+                            : NGX_XYZ_M_REGISTER_EXISTS, 1);
+
+        /* committed: hand the outbox rows, claimed by this worker, to the
+         * relay; if it cannot take them a sweeper will */
+
+        ngx_xyz_outbox_publish_result(res, 1, c->log);
 
         ngx_http_finalize_request(r,
             ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,

@@ -17,7 +17,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(
     run_id register_json psql pg_stop pg_start pg_start_in
-    bg_register bg_wait port
+    bg_register bg_wait port start_instance stop_instance
 );
 
 my $root = $ENV{XYZ_ROOT} or die "XYZ_ROOT is not set; run the suites "
@@ -110,7 +110,75 @@ sub bg_wait {
     return @results;
 }
 
+# A second nginx with the module, next to the one Test::Nginx runs: same
+# database and queues, its own prefix and port, publishing straight to the
+# emulator.  Returns a handle for stop_instance, which returns its log.
+sub start_instance {
+    my (%opt) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    mkdir "$dir/$_" for qw(logs conf html);
+    my $port = $opt{port} // 20000 + int(rand 10000);
+    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $modules = join '', map { "load_module $_;\n" }
+                           split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
+    my $user = $> == 0 ? "user root;\n" : '';
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die "$dir: $!";
+    print $fh <<"_EOC_";
+$modules$user
+daemon on;
+master_process on;
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+thread_pool xyz_hash threads=1;
+env AWS_ACCESS_KEY_ID=AKIDTEST;
+env AWS_SECRET_ACCESS_KEY=test-secret;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    xyz_pg_dsn "$ENV{TEST_NGINX_PG_DSN}";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=1 p=1;
+    xyz_sqs_endpoint $ENV{TEST_NGINX_SQS_ENDPOINT};
+    xyz_sqs_queue email $ENV{TEST_NGINX_SQS_EMAIL_QUEUE};
+    xyz_sqs_queue crm $ENV{TEST_NGINX_SQS_CRM_QUEUE};
+    xyz_outbox_lease 2s;
+    xyz_outbox_sweep 200ms 1s;
+    server {
+        listen 127.0.0.1:$port;
+        location = /api/register { xyz_register; }
+        location = /metrics { xyz_metrics; }
+    }
+}
+_EOC_
+    close $fh;
+
+    system($bin, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+        or die "the second nginx did not start; see $dir/logs/error.log\n";
+
+    my $h = { dir => $dir, port => $port, bin => $bin };
+    push @XyzTest::instances, $h;
+    return $h;
+}
+
+sub stop_instance {
+    my ($h) = @_;
+    return '' if $h->{stopped}++;
+    system($h->{bin}, '-p', "$h->{dir}/", '-c', "$h->{dir}/conf/nginx.conf",
+           '-s', 'quit');
+    for (1 .. 50) {
+        last unless -e "$h->{dir}/logs/nginx.pid";
+        Time::HiRes::sleep(0.1);
+    }
+    open my $fh, '<', "$h->{dir}/logs/error.log" or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
 END {
+    stop_instance($_) for @XyzTest::instances;
     waitpid $_, 0 for @XyzTest::children;
 }
 

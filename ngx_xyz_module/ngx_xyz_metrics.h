@@ -1,0 +1,40 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * Counters shared by all workers, in a shared memory zone, and the
+ * location that shows them in Prometheus text format.
+ */
+
+
+#ifndef _NGX_XYZ_METRICS_H_INCLUDED_
+#define _NGX_XYZ_METRICS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+typedef enum {
+    NGX_XYZ_M_REGISTER_CREATED = 0,
+    NGX_XYZ_M_REGISTER_EXISTS,
+    NGX_XYZ_M_REGISTER_REJECTED,
+    NGX_XYZ_M_REGISTER_UNAVAILABLE,
+    NGX_XYZ_M_PUBLISHED_EMAIL,
+    NGX_XYZ_M_PUBLISHED_CRM,
+    NGX_XYZ_M_PUBLISH_FAILED_EMAIL,
+    NGX_XYZ_M_PUBLISH_FAILED_CRM,
+    NGX_XYZ_M_SQS_OK,
+    NGX_XYZ_M_SQS_ERROR,
+    NGX_XYZ_M_SWEPT,
+    NGX_XYZ_M_LAST
+} ngx_xyz_metric_e;
+
+
+ngx_int_t ngx_xyz_metrics_zone(ngx_conf_t *cf);
+void ngx_xyz_metrics_add(ngx_uint_t metric, ngx_atomic_int_t n);
+char *ngx_xyz_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+#endif /* _NGX_XYZ_METRICS_H_INCLUDED_ */

@@ -1,0 +1,298 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ */
+
+
+#include "ngx_xyz_module.h"
+#include "ngx_xyz_sigv4.h"
+
+
+typedef struct {
+    ngx_xyz_sqs_handler_pt   handler;
+    void                    *data;
+    ngx_xyz_sqs_msg_t       *msgs;
+    ngx_uint_t               n;
+} ngx_xyz_sqs_batch_t;
+
+
+static void ngx_xyz_sqs_batch_done(ngx_xyz_http_t *h);
+
+
+char *
+ngx_xyz_sqs_conf_endpoint(ngx_conf_t *cf, ngx_xyz_sqs_conf_t *sqs)
+{
+    u_char     *p, *last, *host;
+    ngx_str_t  *e;
+
+    e = &sqs->endpoint;
+
+    if (e->len == 0) {
+        /* the regional endpoint */
+        e->len = sizeof("https://sqs..amazonaws.com") - 1 + sqs->region.len;
+        e->data = ngx_pnalloc(cf->pool, e->len + 1);
+        if (e->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(e->data, "https://sqs.%V.amazonaws.com%Z", &sqs->region);
+    }
+
+    p = e->data;
+    last = e->data + e->len;
+
+    if (e->len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0) {
+        p += 7;
+
+    } else if (e->len > 8
+               && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
+    {
+        p += 8;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_sqs_endpoint\" must start with http:// or "
+                           "https://, not \"%V\"", e);
+        return NGX_CONF_ERROR;
+    }
+
+    host = p;
+
+    while (p < last && *p != '/') {
+        p++;
+    }
+
+    if (p == host) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_sqs_endpoint\" \"%V\" has no host", e);
+        return NGX_CONF_ERROR;
+    }
+
+    sqs->host.data = host;
+    sqs->host.len = p - host;
+
+    if (p == last) {
+        ngx_str_set(&sqs->path, "/");
+
+    } else {
+        sqs->path.data = p;
+        sqs->path.len = last - p;
+    }
+
+    /* the host and path are signed: keep NUL-terminated copies */
+
+    p = ngx_pnalloc(cf->pool, sqs->host.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, sqs->host.data, sqs->host.len);
+    p[sqs->host.len] = '\0';
+    sqs->host.data = p;
+
+    p = ngx_pnalloc(cf->pool, sqs->path.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, sqs->path.data, sqs->path.len);
+    p[sqs->path.len] = '\0';
+    sqs->path.data = p;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
+    ngx_xyz_sqs_msg_t *m, ngx_uint_t n, ngx_xyz_sqs_handler_pt handler,
+    void *data, ngx_log_t *log)
+{
+    int                           len;
+    char                         *body, *line, date[NGX_XYZ_SIGV4_DATE_LEN + 1];
+    char                          auth[512];
+    size_t                        size;
+    ngx_int_t                     rc;
+    ngx_xyz_http_t               *h;
+    ngx_xyz_sqs_batch_t          *b;
+    ngx_xyz_sigv4_header_t        hdr[3];
+    ngx_xyz_sigv4_request_t       sr;
+    const ngx_xyz_aws_creds_t    *cred;
+
+    cred = ngx_xyz_aws_credentials();
+    if (cred == NULL) {
+        return NGX_DECLINED;
+    }
+
+    h = ngx_xyz_http_create(log);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_palloc(h->pool, sizeof(ngx_xyz_sqs_batch_t));
+    if (b == NULL) {
+        goto failed;
+    }
+
+    b->handler = handler;
+    b->data = data;
+    b->n = n;
+    b->msgs = ngx_palloc(h->pool, n * sizeof(ngx_xyz_sqs_msg_t));
+    if (b->msgs == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(b->msgs, m, n * sizeof(ngx_xyz_sqs_msg_t));
+
+    size = ngx_xyz_sqs_batch_len((char *) sqs->queue[queue].url.data, m, n);
+
+    body = ngx_pnalloc(h->pool, size);
+    if (body == NULL) {
+        goto failed;
+    }
+
+    len = ngx_xyz_sqs_batch_json(body, size,
+                                 (char *) sqs->queue[queue].url.data, m, n,
+                                 sqs->queue[queue].fifo);
+    if (len < 0) {
+        goto failed;
+    }
+
+    if (ngx_xyz_sigv4_amz_date(ngx_time(), date) != 0) {
+        goto failed;
+    }
+
+    hdr[0].name = "content-type";
+    hdr[0].value = "application/x-amz-json-1.0";
+    hdr[1].name = "host";
+    hdr[1].value = (char *) sqs->host.data;
+    hdr[2].name = "x-amz-target";
+    hdr[2].value = "AmazonSQS.SendMessageBatch";
+
+    ngx_memzero(&sr, sizeof(ngx_xyz_sigv4_request_t));
+
+    sr.method = "POST";
+    sr.path = (char *) sqs->path.data;
+    sr.query = "";
+    sr.headers = hdr;
+    sr.nheaders = 3;
+    sr.payload = (u_char *) body;
+    sr.payload_len = len;
+    sr.access_key = cred->access_key;
+    sr.secret_key = cred->secret_key;
+    sr.session_token = cred->session_token[0] ? cred->session_token : NULL;
+    sr.region = (char *) sqs->region.data;
+    sr.service = "sqs";
+    sr.amz_date = date;
+
+    if (ngx_xyz_sigv4_authorization(&sr, auth, sizeof(auth)) < 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "xyz: cannot sign an SQS request");
+        goto failed;
+    }
+
+    /* what was signed is what goes: the same host, type, target and date */
+
+    line = ngx_pnalloc(h->pool, 64 + sqs->host.len + sizeof(auth)
+                                + ngx_strlen(cred->session_token));
+    if (line == NULL) {
+        goto failed;
+    }
+
+    ngx_sprintf((u_char *) line, "Host: %s%Z", sqs->host.data);
+    if (ngx_xyz_http_header(h, line) != NGX_OK
+        || ngx_xyz_http_header(h, "Content-Type: application/x-amz-json-1.0")
+           != NGX_OK
+        || ngx_xyz_http_header(h, "X-Amz-Target: AmazonSQS.SendMessageBatch")
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
+    ngx_sprintf((u_char *) line, "X-Amz-Date: %s%Z", date);
+    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        goto failed;
+    }
+
+    if (sr.session_token) {
+        ngx_sprintf((u_char *) line, "X-Amz-Security-Token: %s%Z",
+                    cred->session_token);
+        if (ngx_xyz_http_header(h, line) != NGX_OK) {
+            goto failed;
+        }
+    }
+
+    ngx_sprintf((u_char *) line, "Authorization: %s%Z", auth);
+    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        goto failed;
+    }
+
+    h->body.data = (u_char *) body;
+    h->body.len = len;
+    h->timeout = sqs->timeout;
+    h->handler = ngx_xyz_sqs_batch_done;
+    h->data = b;
+
+    rc = ngx_xyz_http_start(h, (char *) sqs->endpoint.data);
+
+    if (rc != NGX_OK) {
+        ngx_xyz_http_destroy(h);
+        return rc;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_xyz_http_destroy(h);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_xyz_sqs_batch_done(ngx_xyz_http_t *h)
+{
+    ngx_xyz_sqs_batch_t *b = h->data;
+
+    int            sent;
+    char           err[256];
+    unsigned char  ok[NGX_XYZ_SQS_BATCH_MAX];
+
+    ngx_memzero(ok, sizeof(ok));
+
+    if (h->code != CURLE_OK) {
+        ngx_snprintf((u_char *) err, sizeof(err) - 1, "%s%Z", h->error);
+        b->handler(b->data, NGX_ERROR, ok, err);
+        return;
+    }
+
+    if (h->status != 200) {
+        ngx_memzero(err, sizeof(err));
+
+        if (h->response.len == 0
+            || ngx_xyz_sqs_error((char *) h->response.data, err, sizeof(err))
+               != 0)
+        {
+            ngx_snprintf((u_char *) err, sizeof(err) - 1,
+                         "HTTP %l from SQS%Z", h->status);
+        }
+
+        b->handler(b->data, NGX_ERROR, ok, err);
+        return;
+    }
+
+    err[0] = '\0';
+
+    sent = h->response.len
+           ? ngx_xyz_sqs_batch_result((char *) h->response.data, b->msgs,
+                                      b->n, ok, err, sizeof(err))
+           : -1;
+
+    if (sent < 0) {
+        ngx_memzero(ok, sizeof(ok));
+        b->handler(b->data, NGX_ERROR, ok, "an answer SQS should not give");
+        return;
+    }
+
+    b->handler(b->data, NGX_OK, ok, err);
+}
