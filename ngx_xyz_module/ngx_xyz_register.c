@@ -41,6 +41,11 @@ static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_register_cleanup(void *data);
 static ngx_int_t ngx_xyz_register_json_type(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_register_reject(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *field,
+    const char *message);
+static ngx_int_t ngx_xyz_register_unavailable(ngx_http_request_t *r,
+    const char *message);
 
 
 static const char  ngx_xyz_register_sql[] =
@@ -82,7 +87,7 @@ ngx_xyz_register_handler(ngx_http_request_t *r)
 
         ngx_http_discard_request_body(r);
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+        return ngx_xyz_register_reject(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL,
                                    "use POST to register");
     }
@@ -90,7 +95,7 @@ ngx_xyz_register_handler(ngx_http_request_t *r)
     if (!ngx_xyz_register_json_type(r)) {
         ngx_http_discard_request_body(r);
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+        return ngx_xyz_register_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                    "unsupported_media_type", NULL,
                                    "send the body as application/json");
     }
@@ -101,7 +106,7 @@ ngx_xyz_register_handler(ngx_http_request_t *r)
         ngx_http_discard_request_body(r);
         r->keepalive = 0;
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        return ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                    "body_too_large", NULL,
                                    "the request body is too large");
     }
@@ -137,7 +142,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         r->keepalive = 0;
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+            ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                 "body_too_large", NULL,
                                 "the request body is too large"));
         return;
@@ -163,7 +168,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
         != 0)
     {
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_error(r, err.status, err.code, err.field,
+            ngx_xyz_register_reject(r, err.status, err.code, err.field,
                                 err.message));
         return;
     }
@@ -190,7 +195,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     if (!ngx_xyz_pg_available(xmcf->pg_pool)) {
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+            ngx_xyz_register_unavailable(r, "the service is temporarily "
                                          "unavailable; try again shortly"));
         return;
     }
@@ -205,7 +210,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     if (rc == NGX_BUSY) {
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "too many registrations at once; "
+            ngx_xyz_register_unavailable(r, "too many registrations at once; "
                                          "try again shortly"));
         return;
     }
@@ -235,7 +240,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "xyz: password hashing failed (out of memory?)");
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+            ngx_xyz_register_unavailable(r, "the service is temporarily "
                                          "unavailable; try again shortly"));
         return;
     }
@@ -291,7 +296,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
                                  : "xyz: PostgreSQL is unavailable");
 
     ngx_http_finalize_request(r,
-        ngx_xyz_reply_unavailable(r, "the service is temporarily "
+        ngx_xyz_register_unavailable(r, "the service is temporarily "
                                      "unavailable; try again shortly"));
 }
 
@@ -335,7 +340,7 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     } else {
         ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+            ngx_xyz_register_unavailable(r, "the service is temporarily "
                                          "unavailable; try again shortly"));
     }
 
@@ -350,6 +355,27 @@ ngx_xyz_register_cleanup(void *data)
 
     ngx_xyz_pg_cancel(&ctx->query);
     sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+}
+
+
+/* the two kinds of refusal, counted for the operator view */
+
+static ngx_int_t
+ngx_xyz_register_reject(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *field, const char *message)
+{
+    ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_REJECTED, 1);
+
+    return ngx_xyz_reply_error(r, status, code, field, message);
+}
+
+
+static ngx_int_t
+ngx_xyz_register_unavailable(ngx_http_request_t *r, const char *message)
+{
+    ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_UNAVAILABLE, 1);
+
+    return ngx_xyz_reply_unavailable(r, message);
 }
 
 

@@ -31,6 +31,10 @@ _EOC_
     location = /api/register {
         xyz_register;
     }
+
+    location = /metrics {
+        xyz_metrics;
+    }
 _EOC_
     }
 });
@@ -148,19 +152,21 @@ Content-Type: application/json; charset=utf-8
 
 
 
-=== TEST 7: malformed JSON is a 400
+=== TEST 7: malformed JSON is a 400, counted as rejected
 --- request eval
 ["POST /api/register\n{\"email\": \"broken-bad-$::run\@example.com\"",
  "POST /api/register\n[\"not\", \"an\", \"object\"]",
- "POST /api/register\n"]
+ "POST /api/register\n",
+ "GET /metrics"]
 --- more_headers
 Content-Type: application/json
 --- error_code eval
-[400, 400, 400]
+[400, 400, 400, 200]
 --- response_body eval
 ['{"error":"malformed_json","message":"the request body is not valid JSON"}' . "\n",
  '{"error":"malformed_json","message":"the request body must be a JSON object"}' . "\n",
- '{"error":"malformed_json","message":"the request body is empty"}' . "\n"]
+ '{"error":"malformed_json","message":"the request body is empty"}' . "\n",
+ qr/xyz_registration_errors_total\{reason="rejected"\} 3\n/]
 
 
 
