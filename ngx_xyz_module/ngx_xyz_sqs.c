@@ -9,6 +9,13 @@
 
 
 typedef struct {
+    ngx_xyz_sqs_call_pt      handler;
+    void                    *data;
+} ngx_xyz_sqs_call_t;
+
+
+typedef struct {
+    ngx_pool_t              *pool;           /* the batch's own, body too */
     ngx_xyz_sqs_handler_pt   handler;
     void                    *data;
     ngx_xyz_sqs_msg_t       *msgs;
@@ -16,7 +23,9 @@ typedef struct {
 } ngx_xyz_sqs_batch_t;
 
 
-static void ngx_xyz_sqs_batch_done(ngx_xyz_http_t *h);
+static void ngx_xyz_sqs_call_done(ngx_xyz_http_t *h);
+static void ngx_xyz_sqs_batch_done(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
 
 
 char *
@@ -104,20 +113,18 @@ ngx_xyz_sqs_conf_endpoint(ngx_conf_t *cf, ngx_xyz_sqs_conf_t *sqs)
 
 
 ngx_int_t
-ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
-    ngx_xyz_sqs_msg_t *m, ngx_uint_t n, ngx_xyz_sqs_handler_pt handler,
-    void *data, ngx_log_t *log)
+ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
+    size_t len, ngx_msec_t timeout, ngx_pool_t **pool,
+    ngx_xyz_sqs_call_pt handler, void *data, ngx_log_t *log)
 {
-    int                           len;
-    char                         *body, *line, date[NGX_XYZ_SIGV4_DATE_LEN + 1];
-    char                          auth[512];
-    size_t                        size;
-    ngx_int_t                     rc;
-    ngx_xyz_http_t               *h;
-    ngx_xyz_sqs_batch_t          *b;
-    ngx_xyz_sigv4_header_t        hdr[3];
-    ngx_xyz_sigv4_request_t       sr;
-    const ngx_xyz_aws_creds_t    *cred;
+    char                        *line, date[NGX_XYZ_SIGV4_DATE_LEN + 1];
+    char                         auth[512], xtarget[64];
+    ngx_int_t                    rc;
+    ngx_xyz_http_t              *h;
+    ngx_xyz_sqs_call_t          *call;
+    ngx_xyz_sigv4_header_t       hdr[3];
+    ngx_xyz_sigv4_request_t      sr;
+    const ngx_xyz_aws_creds_t   *cred;
 
     cred = ngx_xyz_aws_credentials();
     if (cred == NULL) {
@@ -129,45 +136,26 @@ ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
         return NGX_ERROR;
     }
 
-    b = ngx_palloc(h->pool, sizeof(ngx_xyz_sqs_batch_t));
-    if (b == NULL) {
+    call = ngx_palloc(h->pool, sizeof(ngx_xyz_sqs_call_t));
+    if (call == NULL) {
         goto failed;
     }
 
-    b->handler = handler;
-    b->data = data;
-    b->n = n;
-    b->msgs = ngx_palloc(h->pool, n * sizeof(ngx_xyz_sqs_msg_t));
-    if (b->msgs == NULL) {
-        goto failed;
-    }
-
-    ngx_memcpy(b->msgs, m, n * sizeof(ngx_xyz_sqs_msg_t));
-
-    size = ngx_xyz_sqs_batch_len((char *) sqs->queue[queue].url.data, m, n);
-
-    body = ngx_pnalloc(h->pool, size);
-    if (body == NULL) {
-        goto failed;
-    }
-
-    len = ngx_xyz_sqs_batch_json(body, size,
-                                 (char *) sqs->queue[queue].url.data, m, n,
-                                 sqs->queue[queue].fifo);
-    if (len < 0) {
-        goto failed;
-    }
+    call->handler = handler;
+    call->data = data;
 
     if (ngx_xyz_sigv4_amz_date(ngx_time(), date) != 0) {
         goto failed;
     }
+
+    ngx_sprintf((u_char *) xtarget, "AmazonSQS.%s%Z", target);
 
     hdr[0].name = "content-type";
     hdr[0].value = "application/x-amz-json-1.0";
     hdr[1].name = "host";
     hdr[1].value = (char *) sqs->host.data;
     hdr[2].name = "x-amz-target";
-    hdr[2].value = "AmazonSQS.SendMessageBatch";
+    hdr[2].value = xtarget;
 
     ngx_memzero(&sr, sizeof(ngx_xyz_sigv4_request_t));
 
@@ -176,7 +164,7 @@ ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
     sr.query = "";
     sr.headers = hdr;
     sr.nheaders = 3;
-    sr.payload = (u_char *) body;
+    sr.payload = body;
     sr.payload_len = len;
     sr.access_key = cred->access_key;
     sr.secret_key = cred->secret_key;
@@ -201,10 +189,13 @@ ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
     ngx_sprintf((u_char *) line, "Host: %s%Z", sqs->host.data);
     if (ngx_xyz_http_header(h, line) != NGX_OK
         || ngx_xyz_http_header(h, "Content-Type: application/x-amz-json-1.0")
-           != NGX_OK
-        || ngx_xyz_http_header(h, "X-Amz-Target: AmazonSQS.SendMessageBatch")
            != NGX_OK)
     {
+        goto failed;
+    }
+
+    ngx_sprintf((u_char *) line, "X-Amz-Target: %s%Z", xtarget);
+    if (ngx_xyz_http_header(h, line) != NGX_OK) {
         goto failed;
     }
 
@@ -226,17 +217,21 @@ ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
         goto failed;
     }
 
-    h->body.data = (u_char *) body;
+    h->body.data = body;
     h->body.len = len;
-    h->timeout = sqs->timeout;
-    h->handler = ngx_xyz_sqs_batch_done;
-    h->data = b;
+    h->timeout = timeout ? timeout : sqs->timeout;
+    h->handler = ngx_xyz_sqs_call_done;
+    h->data = call;
 
     rc = ngx_xyz_http_start(h, (char *) sqs->endpoint.data);
 
     if (rc != NGX_OK) {
         ngx_xyz_http_destroy(h);
         return rc;
+    }
+
+    if (pool) {
+        *pool = h->pool;
     }
 
     return NGX_OK;
@@ -250,19 +245,15 @@ failed:
 
 
 static void
-ngx_xyz_sqs_batch_done(ngx_xyz_http_t *h)
+ngx_xyz_sqs_call_done(ngx_xyz_http_t *h)
 {
-    ngx_xyz_sqs_batch_t *b = h->data;
+    ngx_xyz_sqs_call_t *call = h->data;
 
-    int            sent;
-    char           err[256];
-    unsigned char  ok[NGX_XYZ_SQS_BATCH_MAX];
-
-    ngx_memzero(ok, sizeof(ok));
+    char  err[256];
 
     if (h->code != CURLE_OK) {
         ngx_snprintf((u_char *) err, sizeof(err) - 1, "%s%Z", h->error);
-        b->handler(b->data, NGX_ERROR, ok, err);
+        call->handler(call->data, NGX_ERROR, &h->response, err);
         return;
     }
 
@@ -277,22 +268,110 @@ ngx_xyz_sqs_batch_done(ngx_xyz_http_t *h)
                          "HTTP %l from SQS%Z", h->status);
         }
 
-        b->handler(b->data, NGX_ERROR, ok, err);
+        call->handler(call->data, NGX_ERROR, &h->response, err);
         return;
+    }
+
+    call->handler(call->data, NGX_OK, &h->response, NULL);
+}
+
+
+ngx_int_t
+ngx_xyz_sqs_send_batch(ngx_xyz_sqs_conf_t *sqs, ngx_uint_t queue,
+    ngx_xyz_sqs_msg_t *m, ngx_uint_t n, ngx_xyz_sqs_handler_pt handler,
+    void *data, ngx_log_t *log)
+{
+    int                   len;
+    char                 *body;
+    size_t                size;
+    ngx_int_t             rc;
+    ngx_pool_t           *pool;
+    ngx_xyz_sqs_batch_t  *b;
+
+    /* the batch and its body live until the answer has been read */
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    size = ngx_xyz_sqs_batch_len((char *) sqs->queue[queue].url.data, m, n);
+
+    b = ngx_palloc(pool, sizeof(ngx_xyz_sqs_batch_t));
+    body = ngx_pnalloc(pool, size);
+    if (b == NULL || body == NULL) {
+        goto failed;
+    }
+
+    b->pool = pool;
+    b->handler = handler;
+    b->data = data;
+    b->n = n;
+    b->msgs = ngx_palloc(pool, n * sizeof(ngx_xyz_sqs_msg_t));
+    if (b->msgs == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(b->msgs, m, n * sizeof(ngx_xyz_sqs_msg_t));
+
+    len = ngx_xyz_sqs_batch_json(body, size,
+                                 (char *) sqs->queue[queue].url.data, m, n,
+                                 sqs->queue[queue].fifo);
+    if (len < 0) {
+        goto failed;
+    }
+
+    rc = ngx_xyz_sqs_call(sqs, "SendMessageBatch", (u_char *) body, len, 0,
+                          NULL, ngx_xyz_sqs_batch_done, b, log);
+
+    if (rc != NGX_OK) {
+        ngx_destroy_pool(pool);
+        return rc;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_xyz_sqs_batch_done(void *data, ngx_int_t rc, ngx_str_t *response,
+    const char *error)
+{
+    ngx_xyz_sqs_batch_t *b = data;
+
+    int            sent;
+    char           err[256];
+    unsigned char  ok[NGX_XYZ_SQS_BATCH_MAX];
+
+    ngx_memzero(ok, sizeof(ok));
+
+    if (rc != NGX_OK) {
+        b->handler(b->data, NGX_ERROR, ok, error);
+        goto done;
     }
 
     err[0] = '\0';
 
-    sent = h->response.len
-           ? ngx_xyz_sqs_batch_result((char *) h->response.data, b->msgs,
+    sent = response->len
+           ? ngx_xyz_sqs_batch_result((char *) response->data, b->msgs,
                                       b->n, ok, err, sizeof(err))
            : -1;
 
     if (sent < 0) {
         ngx_memzero(ok, sizeof(ok));
         b->handler(b->data, NGX_ERROR, ok, "an answer SQS should not give");
-        return;
+        goto done;
     }
 
     b->handler(b->data, NGX_OK, ok, err);
+
+done:
+
+    ngx_destroy_pool(b->pool);
 }

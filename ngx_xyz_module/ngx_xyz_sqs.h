@@ -46,7 +46,26 @@ typedef void (*ngx_xyz_sqs_handler_pt)(void *data, ngx_int_t rc,
     unsigned char *ok, const char *error);
 
 
+/*
+ * One signed call of the JSON protocol.  rc: NGX_OK for an HTTP 200 (the
+ * answer in response), NGX_ERROR otherwise (error says why; response may
+ * hold SQS's error document).
+ */
+typedef void (*ngx_xyz_sqs_call_pt)(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
+
+
 char *ngx_xyz_sqs_conf_endpoint(ngx_conf_t *cf, ngx_xyz_sqs_conf_t *sqs);
+
+/*
+ * Sends AmazonSQS.<target> with the JSON body (which must stay valid until
+ * the handler runs).  timeout 0: xyz_sqs_timeout.  NGX_OK: the handler
+ * will be called; NGX_DECLINED: no credentials yet; NGX_BUSY: too many
+ * transfers; NGX_ERROR: nothing started.
+ */
+ngx_int_t ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target,
+    u_char *body, size_t len, ngx_msec_t timeout, ngx_pool_t **pool,
+    ngx_xyz_sqs_call_pt handler, void *data, ngx_log_t *log);
 
 /*
  * NGX_OK: the handler will be called.  NGX_DECLINED: no credentials yet;
