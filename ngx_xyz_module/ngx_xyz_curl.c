@@ -49,6 +49,10 @@ static void ngx_xyz_curl_timer_handler(ngx_event_t *ev);
 static void ngx_xyz_curl_done(void);
 static size_t ngx_xyz_curl_write(char *ptr, size_t size, size_t nmemb,
     void *data);
+static size_t ngx_xyz_curl_read(char *ptr, size_t size, size_t nmemb,
+    void *data);
+static size_t ngx_xyz_curl_header(char *ptr, size_t size, size_t nmemb,
+    void *data);
 
 
 static ngx_xyz_curl_t  ngx_xyz_curl;
@@ -241,6 +245,8 @@ ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ngx_xyz_curl_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ngx_xyz_curl_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) h->timeout);
@@ -253,7 +259,15 @@ ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url)
                      ngx_xyz_curl_close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, &ngx_xyz_curl);
 
-    if (h->body.data) {
+    if (h->upload) {
+        /* SMTP: the message is read from the body; curl dot-stuffs it */
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, ngx_xyz_curl_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, h);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+                         (curl_off_t) h->body.len);
+
+    } else if (h->body.data) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) h->body.len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, h->body.data);
@@ -281,6 +295,11 @@ ngx_xyz_http_destroy(ngx_xyz_http_t *h)
     if (h->headers) {
         curl_slist_free_all(h->headers);
         h->headers = NULL;
+    }
+
+    if (h->rcpt) {
+        curl_slist_free_all(h->rcpt);
+        h->rcpt = NULL;
     }
 
     ngx_destroy_pool(h->pool);
@@ -563,4 +582,58 @@ ngx_xyz_curl_write(char *ptr, size_t size, size_t nmemb, void *data)
     h->response.data = p;
 
     return n;
+}
+
+
+static size_t
+ngx_xyz_curl_read(char *ptr, size_t size, size_t nmemb, void *data)
+{
+    ngx_xyz_http_t *h = data;
+
+    size_t  n;
+
+    n = ngx_min(size * nmemb, h->body.len - h->sent);
+
+    ngx_memcpy(ptr, h->body.data + h->sent, n);
+    h->sent += n;
+
+    return n;
+}
+
+
+/* keeps the one answer header the module acts on: Retry-After */
+
+static size_t
+ngx_xyz_curl_header(char *ptr, size_t size, size_t nmemb, void *data)
+{
+    ngx_xyz_http_t *h = data;
+
+    char    *p, *last;
+    size_t   n;
+
+    n = size * nmemb;
+
+    if (n > sizeof("Retry-After:") - 1
+        && ngx_strncasecmp((u_char *) ptr, (u_char *) "Retry-After:",
+                           sizeof("Retry-After:") - 1) == 0)
+    {
+        p = ptr + sizeof("Retry-After:") - 1;
+        last = ptr + n;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        while (last > p && (last[-1] == '\r' || last[-1] == '\n'
+                            || last[-1] == ' '))
+        {
+            last--;
+        }
+
+        n = ngx_min((size_t) (last - p), sizeof(h->retry_after) - 1);
+        ngx_memcpy(h->retry_after, p, n);
+        h->retry_after[n] = '\0';
+    }
+
+    return size * nmemb;
 }

@@ -31,8 +31,11 @@ struct ngx_xyz_http_s {
     ngx_queue_t                 queue;          /* in the worker's list */
     CURL                       *easy;
     struct curl_slist          *headers;
+    struct curl_slist          *rcpt;           /* SMTP recipients */
 
     ngx_str_t                   body;           /* request body, or empty */
+    size_t                      sent;           /* of the body, uploads */
+    unsigned                    upload:1;       /* SMTP: send body as data */
     ngx_msec_t                  timeout;        /* the whole transfer */
     size_t                      response_max;
 
@@ -43,6 +46,7 @@ struct ngx_xyz_http_s {
     CURLcode                    code;           /* CURLE_OK: an answer came */
     long                        status;         /* HTTP status */
     ngx_str_t                   response;
+    char                        retry_after[64];
     char                        error[CURL_ERROR_SIZE];
 };
 

@@ -37,11 +37,53 @@ static ngx_xyz_metrics_shm_t  *ngx_xyz_metrics_shm;
 static ngx_str_t  ngx_xyz_metrics_zone_name = ngx_string("xyz_metrics");
 
 static const char  ngx_xyz_metrics_sql[] =
-    "SELECT k.kind, count(o.id), "
+    "SELECT 'xyz_outbox_pending', k.kind, count(o.id)::float8 "
+    "FROM (VALUES ('email'), ('crm')) k (kind) "
+    "LEFT JOIN outbox o ON o.kind = k.kind AND o.published_at IS NULL "
+    "GROUP BY k.kind "
+    "UNION ALL "
+    "SELECT 'xyz_outbox_oldest_pending_seconds', k.kind, "
     "coalesce(extract(epoch FROM now() - min(o.created_at)), 0)::float8 "
     "FROM (VALUES ('email'), ('crm')) k (kind) "
     "LEFT JOIN outbox o ON o.kind = k.kind AND o.published_at IS NULL "
-    "GROUP BY k.kind ORDER BY k.kind DESC";
+    "GROUP BY k.kind "
+    "UNION ALL "
+    "SELECT 'xyz_deliveries_sent_per_second', k.kind, "
+    "count(d.outbox_id) / 10.0 "
+    "FROM (VALUES ('email'), ('crm')) k (kind) "
+    "LEFT JOIN deliveries d ON d.kind = k.kind AND d.state = 'sent' "
+    "AND d.updated_at > now() - interval '10 seconds' "
+    "GROUP BY k.kind "
+    "UNION ALL "
+    "SELECT 'xyz_deliveries_dead', k.kind, count(d.outbox_id)::float8 "
+    "FROM (VALUES ('email'), ('crm')) k (kind) "
+    "LEFT JOIN deliveries d ON d.kind = k.kind AND d.state = 'dead' "
+    "GROUP BY k.kind "
+    "UNION ALL "
+    "SELECT 'xyz_crm_breaker_open', 'crm', "
+    "coalesce((SELECT (breaker_until IS NOT NULL)::int FROM rate_limits "
+    "WHERE name = 'crm'), 0)::float8 "
+    "ORDER BY 1, 2 DESC";
+
+
+typedef struct {
+    const char              *name;
+    const char              *help;
+} ngx_xyz_gauge_t;
+
+
+static ngx_xyz_gauge_t  ngx_xyz_gauges[] = {
+    { "xyz_crm_breaker_open",
+      "Whether the CRM's circuit breaker is open (all dispatchers)." },
+    { "xyz_deliveries_dead",
+      "Deliveries given up for good (in the dead-letter queue)." },
+    { "xyz_deliveries_sent_per_second",
+      "Deliveries sent per second over the last ten seconds." },
+    { "xyz_outbox_oldest_pending_seconds",
+      "Age of the oldest unpublished outbox row." },
+    { "xyz_outbox_pending", "Outbox rows not yet published." },
+    { NULL, NULL }
+};
 
 
 ngx_int_t
@@ -175,8 +217,8 @@ ngx_xyz_metrics_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     ngx_http_finalize_request(r,
-        ngx_xyz_metrics_send(r, (rc == NGX_OK && PQntuples(res) == 2
-                                 && PQnfields(res) == 3) ? res : NULL));
+        ngx_xyz_metrics_send(r, (rc == NGX_OK && PQnfields(res) == 3)
+                                ? res : NULL));
 
     ngx_http_run_posted_requests(c);
 }
@@ -192,12 +234,13 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
     ngx_uint_t    i;
     ngx_chain_t   out;
     ngx_atomic_t  *m;
+    ngx_xyz_gauge_t  *g;
 
     static ngx_atomic_t  zero[NGX_XYZ_M_LAST];
 
     m = ngx_xyz_metrics_shm ? ngx_xyz_metrics_shm->counter : zero;
 
-    len = 4096;
+    len = 8192;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -233,12 +276,38 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
         "# HELP xyz_outbox_swept_total Rows claimed by the sweeper after "
         "their lease ran out.\n"
         "# TYPE xyz_outbox_swept_total counter\n"
-        "xyz_outbox_swept_total %uA\n",
+        "xyz_outbox_swept_total %uA\n"
+        "# HELP xyz_dispatch_total Deliveries by this instance's "
+        "dispatchers, by kind and result.\n"
+        "# TYPE xyz_dispatch_total counter\n"
+        "xyz_dispatch_total{kind=\"email\",result=\"sent\"} %uA\n"
+        "xyz_dispatch_total{kind=\"crm\",result=\"sent\"} %uA\n"
+        "xyz_dispatch_total{kind=\"email\",result=\"retried\"} %uA\n"
+        "xyz_dispatch_total{kind=\"crm\",result=\"retried\"} %uA\n"
+        "xyz_dispatch_total{kind=\"email\",result=\"failed\"} %uA\n"
+        "xyz_dispatch_total{kind=\"crm\",result=\"failed\"} %uA\n"
+        "xyz_dispatch_total{kind=\"email\",result=\"dead_lettered\"} %uA\n"
+        "xyz_dispatch_total{kind=\"crm\",result=\"dead_lettered\"} %uA\n"
+        "xyz_dispatch_total{kind=\"email\",result=\"duplicate\"} %uA\n"
+        "xyz_dispatch_total{kind=\"crm\",result=\"duplicate\"} %uA\n"
+        "# HELP xyz_crm_rate_limited_total CRM answers 429.\n"
+        "# TYPE xyz_crm_rate_limited_total counter\n"
+        "xyz_crm_rate_limited_total %uA\n"
+        "# HELP xyz_crm_breaker_failures_total CRM failures that found or "
+        "left its breaker open.\n"
+        "# TYPE xyz_crm_breaker_failures_total counter\n"
+        "xyz_crm_breaker_failures_total %uA\n",
         m[NGX_XYZ_M_REGISTER_CREATED], m[NGX_XYZ_M_REGISTER_EXISTS],
         m[NGX_XYZ_M_REGISTER_REJECTED], m[NGX_XYZ_M_REGISTER_UNAVAILABLE],
         m[NGX_XYZ_M_PUBLISHED_EMAIL], m[NGX_XYZ_M_PUBLISHED_CRM],
         m[NGX_XYZ_M_PUBLISH_FAILED_EMAIL], m[NGX_XYZ_M_PUBLISH_FAILED_CRM],
-        m[NGX_XYZ_M_SQS_OK], m[NGX_XYZ_M_SQS_ERROR], m[NGX_XYZ_M_SWEPT]);
+        m[NGX_XYZ_M_SQS_OK], m[NGX_XYZ_M_SQS_ERROR], m[NGX_XYZ_M_SWEPT],
+        m[NGX_XYZ_M_SENT_EMAIL], m[NGX_XYZ_M_SENT_CRM],
+        m[NGX_XYZ_M_RETRIED_EMAIL], m[NGX_XYZ_M_RETRIED_CRM],
+        m[NGX_XYZ_M_FAILED_EMAIL], m[NGX_XYZ_M_FAILED_CRM],
+        m[NGX_XYZ_M_DEAD_LETTERED_EMAIL], m[NGX_XYZ_M_DEAD_LETTERED_CRM],
+        m[NGX_XYZ_M_DUPLICATE_EMAIL], m[NGX_XYZ_M_DUPLICATE_CRM],
+        m[NGX_XYZ_M_CRM_429], m[NGX_XYZ_M_BREAKER_OPENED]);
 
     p = ngx_slprintf(p, b->end,
         "# HELP xyz_database_up Whether PostgreSQL answered this scrape.\n"
@@ -246,25 +315,17 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
         "xyz_database_up %d\n", res ? 1 : 0);
 
     if (res) {
-        p = ngx_slprintf(p, b->end,
-            "# HELP xyz_outbox_pending Outbox rows not yet published.\n"
-            "# TYPE xyz_outbox_pending gauge\n");
+        for (g = ngx_xyz_gauges; g->name; g++) {
+            p = ngx_slprintf(p, b->end, "# HELP %s %s\n# TYPE %s gauge\n",
+                             g->name, g->help, g->name);
 
-        for (i = 0; i < 2; i++) {
-            p = ngx_slprintf(p, b->end, "xyz_outbox_pending{kind=\"%s\"} %s\n",
-                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-        }
-
-        p = ngx_slprintf(p, b->end,
-            "# HELP xyz_outbox_oldest_pending_seconds Age of the oldest "
-            "unpublished row.\n"
-            "# TYPE xyz_outbox_oldest_pending_seconds gauge\n");
-
-        for (i = 0; i < 2; i++) {
-            p = ngx_slprintf(p, b->end,
-                             "xyz_outbox_oldest_pending_seconds{kind=\"%s\"} "
-                             "%s\n",
-                             PQgetvalue(res, i, 0), PQgetvalue(res, i, 2));
+            for (i = 0; i < (ngx_uint_t) PQntuples(res); i++) {
+                if (ngx_strcmp(PQgetvalue(res, i, 0), g->name) == 0) {
+                    p = ngx_slprintf(p, b->end, "%s{kind=\"%s\"} %s\n",
+                                     g->name, PQgetvalue(res, i, 1),
+                                     PQgetvalue(res, i, 2));
+                }
+            }
         }
     }
 

@@ -8,6 +8,8 @@
 
 
 #include "ngx_xyz_module.h"
+#include "ngx_xyz_mime.h"
+#include "ngx_xyz_crm_json.h"
 
 #include <sodium.h>
 
@@ -30,6 +32,20 @@ static char *ngx_xyz_sqs_queue(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_xyz_outbox_sweep(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_xyz_dispatch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_dispatch_backoff(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_smtp_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out, ngx_uint_t trim);
+static char *ngx_xyz_dispatch_init(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
 static void ngx_xyz_exit_process(ngx_cycle_t *cycle);
 
@@ -40,6 +56,12 @@ static ngx_conf_num_bounds_t  ngx_xyz_pool_size_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_xyz_queue_size_bounds = {
     ngx_conf_check_num_bounds, 1, 1048576
+};
+
+static ngx_conf_enum_t  ngx_xyz_crm_modes[] = {
+    { ngx_string("single"), NGX_XYZ_CRM_SINGLE },
+    { ngx_string("hubspot_batch"), NGX_XYZ_CRM_HUBSPOT },
+    { ngx_null_string, 0 }
 };
 
 
@@ -137,7 +159,7 @@ static ngx_command_t  ngx_xyz_commands[] = {
       NULL },
 
     { ngx_string("xyz_sqs_queue"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_xyz_sqs_queue,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -160,6 +182,139 @@ static ngx_command_t  ngx_xyz_commands[] = {
     { ngx_string("xyz_outbox_sweep"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_xyz_outbox_sweep,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_dispatch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_xyz_dispatch,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_dispatch_lease"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.lease),
+      NULL },
+
+    { ngx_string("xyz_dispatch_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_dispatch_backoff,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_public_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.public_url),
+      NULL },
+
+    { ngx_string("xyz_smtp_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.smtp_url),
+      NULL },
+
+    { ngx_string("xyz_smtp_starttls"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.smtp_starttls),
+      NULL },
+
+    { ngx_string("xyz_smtp_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_smtp_auth,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_smtp_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.smtp_timeout),
+      NULL },
+
+    { ngx_string("xyz_mail_from"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.mail_from),
+      NULL },
+
+    { ngx_string("xyz_mail_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.mail_rate),
+      NULL },
+
+    { ngx_string("xyz_mail_templates"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.templates),
+      NULL },
+
+    { ngx_string("xyz_crm_url"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.crm_url),
+      NULL },
+
+    { ngx_string("xyz_crm_method"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.crm_method),
+      NULL },
+
+    { ngx_string("xyz_crm_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, crm_secret_file),
+      NULL },
+
+    { ngx_string("xyz_crm_body"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, crm_body_file),
+      NULL },
+
+    { ngx_string("xyz_crm_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.crm_mode),
+      &ngx_xyz_crm_modes },
+
+    { ngx_string("xyz_crm_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_xyz_crm_rate,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_crm_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.crm_timeout),
+      NULL },
+
+    { ngx_string("xyz_crm_breaker"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_crm_breaker,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -257,6 +412,18 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->outbox.sweep = NGX_CONF_UNSET_MSEC;
     xmcf->outbox.sweep_max = NGX_CONF_UNSET_MSEC;
 
+    xmcf->dispatch.lease = NGX_CONF_UNSET_MSEC;
+    xmcf->dispatch.backoff_base = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.backoff_max = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.smtp_starttls = NGX_CONF_UNSET;
+    xmcf->dispatch.smtp_timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->dispatch.mail_rate = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_mode = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_rate = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_timeout = NGX_CONF_UNSET_MSEC;
+    xmcf->dispatch.breaker_failures = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.breaker_open = NGX_CONF_UNSET_MSEC;
+
     return xmcf;
 }
 
@@ -331,6 +498,10 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
         }
 
         xmcf->relay = 1;
+    }
+
+    if (ngx_xyz_dispatch_init(cf, xmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (xmcf->registers == 0) {
@@ -657,6 +828,21 @@ ngx_xyz_sqs_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                   && ngx_strncmp(value[2].data + value[2].len - 5, ".fifo", 5)
                      == 0;
 
+    if (cf->args->nelts == 4) {
+        if (value[3].len < 5 + 8 || ngx_strncmp(value[3].data, "dlq=", 4) != 0
+            || (ngx_strncmp(value[3].data + 4, "http://", 7) != 0
+                && ngx_strncmp(value[3].data + 4, "https://", 8) != 0))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in \"xyz_sqs_queue\"; give "
+                               "the dead-letter queue as dlq=URL", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        xmcf->dispatch.dlq[q].data = value[3].data + 4;
+        xmcf->dispatch.dlq[q].len = value[3].len - 4;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -720,6 +906,388 @@ ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+static char *
+ngx_xyz_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (xmcf->dispatch.queues) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strcmp(value[i].data, "email") == 0) {
+            xmcf->dispatch.queues |= 1 << NGX_XYZ_QUEUE_EMAIL;
+
+        } else if (ngx_strcmp(value[i].data, "crm") == 0) {
+            xmcf->dispatch.queues |= 1 << NGX_XYZ_QUEUE_CRM;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown queue \"%V\" in \"xyz_dispatch\"; "
+                               "use \"email\", \"crm\" or both", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_dispatch_backoff(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    time_t      first, longest;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    first = ngx_parse_time(&value[1], 1);
+    longest = ngx_parse_time(&value[2], 1);
+
+    if (first == (time_t) NGX_ERROR || first < 1
+        || longest == (time_t) NGX_ERROR || longest < first
+        || longest > 43200)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_dispatch_backoff %V %V\"; give "
+                           "the first and the longest delay, at least 1s "
+                           "and at most 12h", &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->dispatch.backoff_base = first;
+    xmcf->dispatch.backoff_max = longest;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_smtp_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    xmcf->dispatch.smtp_user = value[1];
+
+    /* the password stays out of the configuration file */
+    return ngx_xyz_read_file(cf, &value[2], &xmcf->dispatch.smtp_password, 1);
+}
+
+
+static char *
+ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_crm_rate %V\"; give the requests "
+                           "per second all dispatchers together may make",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3 && ngx_strcmp(value[2].data, "force") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" in \"xyz_crm_rate\"; the only "
+                           "option is \"force\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n >= 100 && cf->args->nelts == 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_crm_rate %i\" is at or above the CRM's "
+                           "limit of fewer than 100 requests per second; "
+                           "add \"force\" if the CRM takes more", n);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->dispatch.crm_rate = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   open;
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    open = ngx_parse_time(&value[2], 0);
+
+    if (n == NGX_ERROR || n < 1 || open == (ngx_msec_t) NGX_ERROR
+        || open == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_crm_breaker %V %V\"; give the "
+                           "failures in a row that open it and how long it "
+                           "stays open, e.g. \"xyz_crm_breaker 5 30s\"",
+                           &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->dispatch.breaker_failures = n;
+    xmcf->dispatch.breaker_open = open;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
+    ngx_uint_t trim)
+{
+    u_char           *p;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         full;
+    ngx_file_info_t   fi;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(full.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open \"%V\"", &full);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_close_file(fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" cannot be read or is over 1M", &full);
+        return NGX_CONF_ERROR;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    p = ngx_pnalloc(cf->pool, size + 1);
+    if (p == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, p, size);
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "cannot read \"%V\"", &full);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a secret file's trailing newline is not part of the secret */
+
+    while (trim && size && (p[size - 1] == '\n' || p[size - 1] == '\r'
+                            || p[size - 1] == ' '))
+    {
+        size--;
+    }
+
+    p[size] = '\0';
+
+    out->data = p;
+    out->len = size;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    char                     *rv, err[128], addr[256];
+    ngx_uint_t                k;
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = &xmcf->dispatch;
+
+    ngx_conf_init_msec_value(dc->lease, 60000);
+    ngx_conf_init_uint_value(dc->backoff_base, 10);
+    ngx_conf_init_uint_value(dc->backoff_max, 900);
+    ngx_conf_init_value(dc->smtp_starttls, 0);
+    ngx_conf_init_msec_value(dc->smtp_timeout, 30000);
+    ngx_conf_init_uint_value(dc->mail_rate, 0);
+    ngx_conf_init_uint_value(dc->crm_mode, NGX_XYZ_CRM_SINGLE);
+    ngx_conf_init_uint_value(dc->crm_rate, 90);
+    ngx_conf_init_msec_value(dc->crm_timeout, 10000);
+    ngx_conf_init_uint_value(dc->breaker_failures, 5);
+    ngx_conf_init_msec_value(dc->breaker_open, 30000);
+
+    dc->confirm_ttl = xmcf->confirm_ttl;
+
+    if (dc->crm_method.len == 0) {
+        ngx_str_set(&dc->crm_method, "POST");
+    }
+
+    if (dc->queues == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (xmcf->pg.dsn.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch\" needs \"xyz_pg_dsn\": delivery "
+                           "state and rate limits are in PostgreSQL");
+        return NGX_CONF_ERROR;
+    }
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+        if ((dc->queues & (1 << k)) && xmcf->sqs.queue[k].url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_dispatch\" %s needs \"xyz_sqs_queue %s "
+                               "URL\"", k ? "crm" : "email",
+                               k ? "crm" : "email");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (dc->lease < 10000 || dc->lease > 43200000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch_lease\" must be from 10s to 12h");
+        return NGX_CONF_ERROR;
+    }
+
+    if (dc->queues & (1 << NGX_XYZ_QUEUE_EMAIL)) {
+
+        if (dc->smtp_url.len == 0 || dc->mail_from.len == 0
+            || dc->public_url.len == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_dispatch email\" needs "
+                               "\"xyz_smtp_url\", \"xyz_mail_from\" and "
+                               "\"xyz_public_url\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_xyz_mime_address((char *) dc->mail_from.data, addr,
+                                 sizeof(addr)) < 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"xyz_mail_from %V\"; give a mailbox "
+                               "such as \"XYZ <no-reply@xyz.example>\"",
+                               &dc->mail_from);
+            return NGX_CONF_ERROR;
+        }
+
+        dc->mail_from_addr.len = ngx_strlen(addr);
+        dc->mail_from_addr.data = ngx_pnalloc(cf->pool,
+                                              dc->mail_from_addr.len + 1);
+        if (dc->mail_from_addr.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(dc->mail_from_addr.data, addr, dc->mail_from_addr.len + 1);
+
+        dc->mail_domain.data = (u_char *) ngx_strchr(dc->mail_from_addr.data,
+                                                     '@') + 1;
+        dc->mail_domain.len = dc->mail_from_addr.data
+                              + dc->mail_from_addr.len - dc->mail_domain.data;
+
+        /* no trailing slash: links are the URL plus "/confirm?..." */
+        while (dc->public_url.len
+               && dc->public_url.data[dc->public_url.len - 1] == '/')
+        {
+            dc->public_url.len--;
+        }
+
+        dc->public_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->public_url);
+        dc->smtp_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->smtp_url);
+        if (dc->public_url.data == NULL || dc->smtp_url.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (dc->templates.len == 0) {
+            ngx_str_set(&dc->templates, "templates");
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &dc->templates, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_xyz_mail_templates(cf, dc);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (dc->queues & (1 << NGX_XYZ_QUEUE_CRM)) {
+
+        if (dc->crm_url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_dispatch crm\" needs \"xyz_crm_url\"");
+            return NGX_CONF_ERROR;
+        }
+
+        dc->crm_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->crm_url);
+        dc->crm_method.data = ngx_xyz_pstrdup0(cf->pool, &dc->crm_method);
+        if (dc->crm_url.data == NULL || dc->crm_method.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (xmcf->crm_secret_file.len
+            && ngx_xyz_read_file(cf, &xmcf->crm_secret_file, &dc->crm_secret,
+                                 1)
+               != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        if (xmcf->crm_body_file.len) {
+            if (ngx_xyz_read_file(cf, &xmcf->crm_body_file, &dc->crm_body, 0)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_xyz_crm_template_check((char *) dc->crm_body.data,
+                                           dc->crm_body.len, err,
+                                           sizeof(err))
+                < 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"xyz_crm_body %V\": %s",
+                                   &xmcf->crm_body_file, err);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_xyz_init_process(ngx_cycle_t *cycle)
 {
@@ -759,6 +1327,12 @@ ngx_xyz_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (xmcf->dispatch.queues
+        && ngx_xyz_dispatch_init_process(cycle, xmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -773,6 +1347,7 @@ ngx_xyz_exit_process(ngx_cycle_t *cycle)
     /* the relay first (it holds queries and transfers), then curl, whose
      * cleanup closes its sockets, then the database connections */
 
+    ngx_xyz_dispatch_exit_process();
     ngx_xyz_outbox_exit_process();
     ngx_xyz_curl_cleanup();
     ngx_xyz_aws_exit_process();

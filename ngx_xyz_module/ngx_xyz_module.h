@@ -18,6 +18,7 @@
 #include "ngx_xyz_aws_creds.h"
 #include "ngx_xyz_metrics.h"
 #include "ngx_xyz_register_input.h"
+#include "ngx_xyz_dispatch.h"
 
 
 typedef struct {
@@ -43,6 +44,10 @@ typedef struct {
     ngx_xyz_sqs_conf_t       sqs;
     ngx_xyz_outbox_conf_t    outbox;
     ngx_flag_t               relay;              /* queues configured */
+
+    ngx_xyz_dispatch_conf_t  dispatch;
+    ngx_str_t                crm_secret_file;
+    ngx_str_t                crm_body_file;
 
     /* per worker, made in init_process */
     ngx_xyz_pg_pool_t       *pg_pool;
@@ -93,6 +98,13 @@ ngx_int_t ngx_xyz_outbox_init_process(ngx_cycle_t *cycle,
     ngx_xyz_main_conf_t *xmcf);
 void ngx_xyz_outbox_exit_process(void);
 void ngx_xyz_outbox_publish_result(PGresult *res, int col, ngx_log_t *log);
+
+/* ngx_xyz_dispatch.c, ngx_xyz_mail.c */
+
+ngx_int_t ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle,
+    ngx_xyz_main_conf_t *xmcf);
+void ngx_xyz_dispatch_exit_process(void);
+char *ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc);
 
 /* ngx_xyz_aws.c */
 

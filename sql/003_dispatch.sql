@@ -77,55 +77,56 @@ CREATE TABLE rate_limits (
     updated_at     timestamptz  NOT NULL DEFAULT now()
 );
 
--- Takes p_n requests' worth of the p_name limit (p_rate per second, bursts
--- of p_burst).  Returns 0 when granted, or the milliseconds to wait: for
--- the limit, for a Retry-After that moved the bucket, or for an open
--- breaker.  When an open breaker's time is up, exactly one caller gets
--- through as the probe (-1 tells it so) and the others wait p_probe.
-CREATE FUNCTION xyz_rate_take(p_name text, p_rate float8, p_burst integer,
-                              p_n integer, p_probe interval)
+-- Reserves the next slot of the p_name limit (p_rate per second, evenly
+-- spaced, no bursts) for a caller that will wait for it.  Returns the
+-- milliseconds to wait before sending (0: now), or a negative number of
+-- milliseconds when nothing was reserved: the peer is blocked (Retry-After)
+-- or its breaker is open, or the next free slot lies beyond p_horizon.
+-- When an open breaker's time is up, the one caller that gets the next
+-- slot is the probe; the breaker stays "open" for p_probe meanwhile, so the
+-- others wait.
+CREATE FUNCTION xyz_rate_reserve(p_name text, p_rate float8,
+                                 p_horizon interval, p_probe interval)
 RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    r      rate_limits;
-    v_now  timestamptz := clock_timestamp();
-    v_t    interval := make_interval(secs => 1.0 / p_rate);
-    v_new  timestamptz;
-    v_probe boolean := false;
+    r        rate_limits;
+    v_now    timestamptz := clock_timestamp();
+    v_t      interval := make_interval(secs => 1.0 / p_rate);
+    v_slot   timestamptz;
+    v_probe  boolean := false;
 BEGIN
     INSERT INTO rate_limits (name) VALUES (p_name) ON CONFLICT DO NOTHING;
 
     SELECT * INTO r FROM rate_limits WHERE name = p_name FOR UPDATE;
 
     IF r.blocked_until > v_now THEN
-        RETURN ceil(extract(epoch FROM r.blocked_until - v_now) * 1000);
+        RETURN -ceil(extract(epoch FROM r.blocked_until - v_now) * 1000);
     END IF;
 
     IF r.breaker_until IS NOT NULL THEN
         IF r.breaker_until > v_now THEN
-            RETURN ceil(extract(epoch FROM r.breaker_until - v_now) * 1000);
+            RETURN -ceil(extract(epoch FROM r.breaker_until - v_now) * 1000);
         END IF;
 
         v_probe := true;
     END IF;
 
-    v_new := greatest(r.tat, v_now) + v_t * p_n;
+    v_slot := greatest(r.tat, v_now);
 
-    IF v_new - v_now > v_t * p_burst THEN
-        RETURN greatest(1, ceil(extract(epoch FROM
-                                        v_new - v_t * p_burst - v_now)
-                                * 1000));
+    IF v_slot - v_now > p_horizon THEN
+        RETURN -ceil(extract(epoch FROM v_slot - v_now) * 1000);
     END IF;
 
     UPDATE rate_limits
-       SET tat = v_new,
-           breaker_until = CASE WHEN v_probe THEN v_now + p_probe
+       SET tat = v_slot + v_t,
+           breaker_until = CASE WHEN v_probe THEN v_slot + p_probe
                                 ELSE breaker_until END,
            updated_at = v_now
      WHERE name = p_name;
 
-    RETURN CASE WHEN v_probe THEN -1 ELSE 0 END;
+    RETURN floor(extract(epoch FROM v_slot - v_now) * 1000);
 END;
 $$;
 
@@ -143,6 +144,7 @@ AS $$
     UPDATE rate_limits
        SET blocked_until = greatest(blocked_until,
                                     clock_timestamp() + p_block),
+           tat = greatest(tat, clock_timestamp() + p_block),
            failures = CASE WHEN p_ok THEN 0 ELSE failures + 1 END,
            breaker_until = CASE
                WHEN p_ok THEN NULL

@@ -1,0 +1,302 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The CRM report: one request per registration (or one per batch, in
+ * HubSpot's batch upsert mode), with an Idempotency-Key made of the outbox
+ * id, the secret from a file, and the answer sorted into what it means:
+ *
+ *   2xx          sent;
+ *   429          everyone waits Retry-After (or a second): the shared
+ *                bucket moves, the messages come back after it;
+ *   5xx, no      transient: the breaker counts it, the messages back off;
+ *   answer
+ *   other 4xx    permanent: the dead-letter queue, with the reason.
+ */
+
+
+#include "ngx_xyz_module.h"
+#include "ngx_xyz_dispatch.h"
+#include "ngx_xyz_crm_json.h"
+
+
+typedef struct {
+    ngx_xyz_job_t           *jobs[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_uint_t               n;
+} ngx_xyz_crm_call_t;
+
+
+static void ngx_xyz_crm_done(ngx_xyz_http_t *h);
+static void ngx_xyz_crm_result(ngx_xyz_job_t *unit, ngx_uint_t ok,
+    ngx_uint_t block_seconds);
+static void ngx_xyz_crm_result_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+
+
+static const char  ngx_xyz_crm_result_sql[] =
+    "SELECT xyz_rate_result('crm', $1::boolean, $2::interval, $3::integer, "
+    "$4::interval)";
+
+
+void
+ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
+{
+    int                       len;
+    char                     *arena, *body, *line;
+    size_t                    size, arena_size;
+    ngx_uint_t                i, k;
+    ngx_log_t                *log;
+    ngx_xyz_http_t           *h;
+    ngx_xyz_crm_call_t       *call;
+    ngx_xyz_crm_contact_t     contacts[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = ngx_xyz_job_conf(jobs[0]);
+    log = ngx_xyz_job_log(jobs[0]);
+
+    h = ngx_xyz_http_create(log);
+    if (h == NULL) {
+        ngx_xyz_jobs_done(jobs, n, NGX_XYZ_RETRY, 0, "out of memory");
+        return;
+    }
+
+    call = ngx_pcalloc(h->pool, sizeof(ngx_xyz_crm_call_t));
+    if (call == NULL) {
+        goto failed;
+    }
+
+    /* unreadable messages fail for good; the rest make the request */
+
+    size = 1024;
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        arena_size = jobs[i]->msg->body_len + 256;
+        arena = ngx_pnalloc(h->pool, arena_size);
+
+        if (arena == NULL
+            || ngx_xyz_crm_contact_parse(jobs[i]->msg->body,
+                                         jobs[i]->msg->body_len, &contacts[k],
+                                         arena, arena_size)
+               < 0)
+        {
+            ngx_xyz_job_done(jobs[i], NGX_XYZ_DEAD, 0,
+                             "the CRM message cannot be read");
+            continue;
+        }
+
+        call->jobs[k++] = jobs[i];
+        size += 6 * jobs[i]->msg->body_len + dc->crm_body.len * 2 + 512;
+    }
+
+    call->n = k;
+
+    if (k == 0) {
+        ngx_xyz_http_destroy(h);
+        return;
+    }
+
+    body = ngx_pnalloc(h->pool, size);
+    if (body == NULL) {
+        goto failed;
+    }
+
+    if (dc->crm_mode == NGX_XYZ_CRM_HUBSPOT) {
+        len = ngx_xyz_crm_hubspot_batch(contacts, k, body, size);
+
+    } else {
+        len = ngx_xyz_crm_body(dc->crm_body.len ? (char *) dc->crm_body.data
+                                                : NULL,
+                               dc->crm_body.len, &contacts[0], body, size);
+    }
+
+    if (len < 0) {
+        ngx_xyz_jobs_done(call->jobs, k, NGX_XYZ_DEAD, 0,
+                          "the CRM request cannot be built (check "
+                          "xyz_crm_body)");
+        ngx_xyz_http_destroy(h);
+        return;
+    }
+
+    line = ngx_pnalloc(h->pool, 128 + dc->crm_secret.len);
+    if (line == NULL) {
+        goto failed;
+    }
+
+    if (ngx_xyz_http_header(h, "Content-Type: application/json") != NGX_OK
+        || ngx_xyz_http_header(h, "Accept: application/json") != NGX_OK)
+    {
+        goto failed;
+    }
+
+    /* the same key for every attempt at the same record(s) */
+
+    if (k == 1) {
+        ngx_sprintf((u_char *) line, "Idempotency-Key: xyz-%L%Z",
+                    call->jobs[0]->msg->outbox_id);
+
+    } else {
+        ngx_sprintf((u_char *) line, "Idempotency-Key: xyz-%L-%L-%ui%Z",
+                    call->jobs[0]->msg->outbox_id,
+                    call->jobs[k - 1]->msg->outbox_id, k);
+    }
+
+    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        goto failed;
+    }
+
+    if (dc->crm_secret.len) {
+        ngx_sprintf((u_char *) line, "Authorization: Bearer %V%Z",
+                    &dc->crm_secret);
+
+        if (ngx_xyz_http_header(h, line) != NGX_OK) {
+            goto failed;
+        }
+
+        ngx_explicit_memzero(line, 128 + dc->crm_secret.len);
+    }
+
+    if (ngx_strcmp(dc->crm_method.data, "POST") != 0) {
+        curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST,
+                         (char *) dc->crm_method.data);
+    }
+
+    h->body.data = (u_char *) body;
+    h->body.len = len;
+    h->timeout = dc->crm_timeout;
+    h->response_max = 64 * 1024;
+    h->handler = ngx_xyz_crm_done;
+    h->data = call;
+
+    if (ngx_xyz_http_start(h, (char *) dc->crm_url.data) != NGX_OK) {
+        ngx_xyz_jobs_done(call->jobs, k, NGX_XYZ_RETRY, 0,
+                          "too many transfers at once");
+        ngx_xyz_http_destroy(h);
+    }
+
+    return;
+
+failed:
+
+    ngx_xyz_jobs_done(call ? call->jobs : jobs, call ? call->n : n,
+                      NGX_XYZ_RETRY, 0, "out of memory");
+    ngx_xyz_http_destroy(h);
+}
+
+
+static void
+ngx_xyz_crm_done(ngx_xyz_http_t *h)
+{
+    ngx_xyz_crm_call_t *call = h->data;
+
+    long        wait;
+    u_char      detail[256];
+    ngx_uint_t  i;
+
+    if (h->code != CURLE_OK) {
+        ngx_snprintf(detail, sizeof(detail) - 1, "CRM unreachable: %s%Z",
+                     h->error);
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 0, 0);
+        ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
+                          (char *) detail);
+        return;
+    }
+
+    if (h->status >= 200 && h->status < 300) {
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
+        ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_SENT, 0, "");
+        return;
+    }
+
+    if (h->status == 429) {
+        wait = h->retry_after[0] ? ngx_xyz_retry_after(h->retry_after,
+                                                       ngx_time())
+                                 : -1;
+        if (wait < 1) {
+            wait = 1;
+        }
+
+        ngx_xyz_metrics_add(NGX_XYZ_M_CRM_429, 1);
+
+        ngx_snprintf(detail, sizeof(detail) - 1,
+                     "CRM answered 429, Retry-After %l s%Z", wait);
+
+        /* not the CRM failing: it tells everyone to wait */
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, wait);
+        ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, wait,
+                          (char *) detail);
+        return;
+    }
+
+    if (h->status >= 500 || h->status == 408) {
+        ngx_snprintf(detail, sizeof(detail) - 1, "CRM answered %l%Z",
+                     h->status);
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 0, 0);
+        ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
+                          (char *) detail);
+        return;
+    }
+
+    /* the CRM works and refuses these records: no retry will help */
+
+    for (i = 0; i < h->response.len && i < 120; i++) {
+        if (h->response.data[i] < 0x20 || h->response.data[i] >= 0x7f) {
+            h->response.data[i] = ' ';
+        }
+    }
+
+    ngx_snprintf(detail, sizeof(detail) - 1, "CRM answered %l: %*s%Z",
+                 h->status, ngx_min(h->response.len, 120),
+                 h->response.data);
+
+    ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
+    ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_DEAD, 0, (char *) detail);
+}
+
+
+static void
+ngx_xyz_crm_result(ngx_xyz_job_t *unit, ngx_uint_t ok,
+    ngx_uint_t block_seconds)
+{
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = ngx_xyz_job_conf(unit);
+
+    ngx_xyz_pg_cancel(&unit->result_query);
+
+    ngx_sprintf((u_char *) unit->block, "%ui seconds%Z", block_seconds);
+    ngx_sprintf((u_char *) unit->threshold, "%ui%Z", dc->breaker_failures);
+    ngx_sprintf((u_char *) unit->open, "%M milliseconds%Z",
+                dc->breaker_open);
+
+    unit->result_values[0] = ok ? "true" : "false";
+    unit->result_values[1] = unit->block;
+    unit->result_values[2] = unit->threshold;
+    unit->result_values[3] = unit->open;
+
+    unit->result_query.sql = ngx_xyz_crm_result_sql;
+    unit->result_query.nparams = 4;
+    unit->result_query.values = unit->result_values;
+    unit->result_query.handler = ngx_xyz_crm_result_done;
+    unit->result_query.data = unit;
+    unit->result_query.log = ngx_xyz_job_log(unit);
+
+    (void) ngx_xyz_pg_query(ngx_xyz_job_pg(unit), &unit->result_query);
+}
+
+
+static void
+ngx_xyz_crm_result_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_t *unit = q->data;
+
+    if (rc == NGX_OK && PQntuples(res) == 1
+        && ngx_strcmp(PQgetvalue(res, 0, 0), "open") == 0
+        && unit->result_values[0][0] == 'f')
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_xyz_job_log(unit), 0,
+                      "xyz: the CRM keeps failing; its breaker is open and "
+                      "dispatchers wait before they probe it again");
+        ngx_xyz_metrics_add(NGX_XYZ_M_BREAKER_OPENED, 1);
+    }
+}

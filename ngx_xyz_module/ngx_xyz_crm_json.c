@@ -1,0 +1,720 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <limits.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "ngx_xyz_json.h"
+#include "ngx_xyz_template.h"
+#include "ngx_xyz_crm_json.h"
+
+
+#define NGX_XYZ_CRM_NVARS  7
+
+
+static void ngx_xyz_crm_vars(const ngx_xyz_crm_contact_t *c,
+    ngx_xyz_tpl_var_t *vars, char *user_id, char *outbox_id, size_t size);
+static char *ngx_xyz_crm_member(char *p, char *last, const char *key,
+    const char *value);
+static int ngx_xyz_crm_same_email(const char *a, const char *b);
+static int ngx_xyz_crm_id(yajl_val v, long long *id);
+static int ngx_xyz_crm_string(yajl_val root, const char *key,
+    const char **out, char *arena, size_t arena_size, size_t *pos);
+static int ngx_xyz_crm_http_date(const char *s, time_t *t);
+static const char *ngx_xyz_crm_digits(const char *s, int min, int max,
+    int *v);
+
+
+static const char  *ngx_xyz_crm_names[NGX_XYZ_CRM_NVARS] = {
+    "email", "name", "locale", "marketing_consent", "registered_at",
+    "user_id", "outbox_id"
+};
+
+
+int
+ngx_xyz_crm_body(const char *tpl, size_t tpl_len,
+    const ngx_xyz_crm_contact_t *c, char *out, size_t size)
+{
+    int                n;
+    char              *p, *last;
+    char               user_id[24], outbox_id[24];
+    ngx_xyz_tpl_var_t  vars[NGX_XYZ_CRM_NVARS];
+
+    if (size == 0 || c->email == NULL) {
+        return -1;
+    }
+
+    if (tpl) {
+        ngx_xyz_crm_vars(c, vars, user_id, outbox_id, sizeof(user_id));
+
+        return ngx_xyz_template_render(tpl, tpl_len, vars, NGX_XYZ_CRM_NVARS,
+                                       NGX_XYZ_TPL_JSON, out, size);
+    }
+
+    p = out;
+    last = out + size - 1;
+
+    p = ngx_xyz_json_raw(p, last, "{");
+    p = ngx_xyz_crm_member(p, last, "email", c->email);
+    p = ngx_xyz_json_raw(p, last, ",");
+    p = ngx_xyz_crm_member(p, last, "name", c->name);
+    p = ngx_xyz_json_raw(p, last, ",");
+    p = ngx_xyz_crm_member(p, last, "locale", c->locale);
+    p = ngx_xyz_json_raw(p, last, c->marketing_consent
+                                  ? ",\"marketing_consent\":true,"
+                                  : ",\"marketing_consent\":false,");
+    p = ngx_xyz_crm_member(p, last, "registered_at", c->registered_at);
+    p = ngx_xyz_json_raw(p, last, ",\"source\":\"xyz-signup\","
+                                  "\"external_id\":");
+
+    if (p == NULL || last - p < 32) {
+        return -1;
+    }
+
+    if (c->outbox_id >= 0) {
+        n = snprintf(p, last - p, "\"%lld\"}", c->outbox_id);
+
+    } else {
+        n = snprintf(p, last - p, "null}");
+    }
+
+    p += n;
+    *p = '\0';
+
+    return (int) (p - out);
+}
+
+
+int
+ngx_xyz_crm_template_check(const char *tpl, size_t tpl_len, char *err,
+    size_t err_size)
+{
+    int                     n;
+    char                   *out;
+    char                    yerr[128];
+    size_t                  size;
+    yajl_val                root;
+    ngx_xyz_crm_contact_t   c;
+
+    if (ngx_xyz_template_check(tpl, tpl_len, ngx_xyz_crm_names,
+                               NGX_XYZ_CRM_NVARS, err, err_size)
+        < 0)
+    {
+        return -1;
+    }
+
+    /* a sample with quotes, a backslash, a control character and UTF-8,
+     * so that a placeholder left outside quotes breaks the JSON */
+
+    c.email = "ana.perez@example.com";
+    c.name = "Ana \"la \\ Jefa\"\tP\xc3\xa9rez";
+    c.locale = "es";
+    c.marketing_consent = 1;
+    c.registered_at = "2026-11-27T18:00:00.123456+00:00";
+    c.user_id = 42;
+    c.outbox_id = 4242;
+
+    size = tpl_len + 4096;
+
+    out = malloc(size);
+    if (out == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+
+    n = ngx_xyz_crm_body(tpl, tpl_len, &c, out, size);
+
+    if (n < 0) {
+        free(out);
+        snprintf(err, err_size, "template cannot be rendered");
+        return -1;
+    }
+
+    yerr[0] = '\0';
+    root = yajl_tree_parse(out, yerr, sizeof(yerr));
+
+    free(out);
+
+    if (root == NULL) {
+        /* yajl's message spans lines; the first one says what is wrong */
+        yerr[strcspn(yerr, "\r\n")] = '\0';
+
+        snprintf(err, err_size, "template does not render to valid JSON%s%s",
+                 yerr[0] ? ": " : "", yerr);
+        return -1;
+    }
+
+    yajl_tree_free(root);
+
+    return 0;
+}
+
+
+size_t
+ngx_xyz_crm_hubspot_batch_len(const ngx_xyz_crm_contact_t *c, size_t n)
+{
+    size_t  i, len;
+
+    len = 32;
+
+    for (i = 0; i < n; i++) {
+        len += 160
+               + 12 * (c[i].email ? strlen(c[i].email) : 0)
+               + 6 * (c[i].name ? strlen(c[i].name) : 0)
+               + 6 * (c[i].locale ? strlen(c[i].locale) : 0);
+    }
+
+    return len;
+}
+
+
+int
+ngx_xyz_crm_hubspot_batch(const ngx_xyz_crm_contact_t *c, size_t n,
+    char *out, size_t size)
+{
+    char    *p, *last;
+    size_t   i, j, written;
+
+    if (size == 0 || n == 0 || n > NGX_XYZ_CRM_BATCH_MAX) {
+        return -1;
+    }
+
+    p = out;
+    last = out + size - 1;
+    written = 0;
+
+    p = ngx_xyz_json_raw(p, last, "{\"inputs\":[");
+
+    for (i = 0; i < n; i++) {
+        if (c[i].email == NULL || c[i].email[0] == '\0') {
+            return -1;
+        }
+
+        for (j = 0; j < i; j++) {
+            if (ngx_xyz_crm_same_email(c[i].email, c[j].email)) {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;
+        }
+
+        p = ngx_xyz_json_raw(p, last, written ? ",{\"id\":" : "{\"id\":");
+        p = ngx_xyz_json_quote(p, last, c[i].email, strlen(c[i].email));
+        p = ngx_xyz_json_raw(p, last, ",\"idProperty\":\"email\","
+                                      "\"properties\":{");
+        p = ngx_xyz_crm_member(p, last, "email", c[i].email);
+
+        if (c[i].name) {
+            p = ngx_xyz_json_raw(p, last, ",");
+            p = ngx_xyz_crm_member(p, last, "firstname", c[i].name);
+        }
+
+        if (c[i].locale) {
+            p = ngx_xyz_json_raw(p, last, ",");
+            p = ngx_xyz_crm_member(p, last, "hs_language", c[i].locale);
+        }
+
+        /* a custom property of enumeration (boolean checkbox) type takes
+         * the strings "true" and "false" */
+
+        p = ngx_xyz_json_raw(p, last, ",\"xyz_marketing_consent\":");
+        p = ngx_xyz_json_raw(p, last, c[i].marketing_consent
+                                      ? "\"true\"}}" : "\"false\"}}");
+        written++;
+    }
+
+    p = ngx_xyz_json_raw(p, last, "]}");
+    if (p == NULL) {
+        return -1;
+    }
+
+    *p = '\0';
+
+    return (int) (p - out);
+}
+
+
+int
+ngx_xyz_crm_contact_parse(const char *json, size_t len,
+    ngx_xyz_crm_contact_t *c, char *arena, size_t arena_size)
+{
+    int        rc;
+    char      *text;
+    size_t     pos;
+    yajl_val   root, v;
+
+    /* yajl_tree_parse() wants a NUL-terminated text */
+
+    text = malloc(len + 1);
+    if (text == NULL) {
+        return -1;
+    }
+
+    memcpy(text, json, len);
+    text[len] = '\0';
+
+    root = yajl_tree_parse(text, NULL, 0);
+
+    free(text);
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        goto failed;
+    }
+
+    pos = 0;
+
+    rc = ngx_xyz_crm_string(root, "email", &c->email, arena, arena_size,
+                            &pos);
+    if (rc != 0 || c->email == NULL || c->email[0] == '\0') {
+        goto failed;
+    }
+
+    if (ngx_xyz_crm_string(root, "name", &c->name, arena, arena_size, &pos)
+        != 0
+        || ngx_xyz_crm_string(root, "locale", &c->locale, arena,
+                              arena_size, &pos)
+           != 0
+        || ngx_xyz_crm_string(root, "registered_at", &c->registered_at,
+                              arena, arena_size, &pos)
+           != 0)
+    {
+        goto failed;
+    }
+
+    v = ngx_xyz_json_member(root, "marketing_consent");
+
+    if (v && !YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v) && !YAJL_IS_NULL(v)) {
+        goto failed;
+    }
+
+    c->marketing_consent = (v && YAJL_IS_TRUE(v));
+
+    if (ngx_xyz_crm_id(ngx_xyz_json_member(root, "user_id"), &c->user_id)
+        != 0
+        || ngx_xyz_crm_id(ngx_xyz_json_member(root, "outbox_id"),
+                          &c->outbox_id)
+           != 0)
+    {
+        goto failed;
+    }
+
+    yajl_tree_free(root);
+
+    return (int) pos;
+
+failed:
+
+    if (root) {
+        yajl_tree_free(root);
+    }
+
+    return -1;
+}
+
+
+long
+ngx_xyz_retry_after(const char *value, time_t now)
+{
+    long         n;
+    time_t       t;
+    const char  *p, *end;
+
+    if (value == NULL) {
+        return -1;
+    }
+
+    p = value;
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    end = p + strlen(p);
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    if (p == end) {
+        return -1;
+    }
+
+    if (*p >= '0' && *p <= '9') {
+        n = 0;
+
+        for ( /* void */ ; p < end; p++) {
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+
+            /* absurd delays are clamped rather than refused: the caller
+             * caps them anyway */
+
+            if (n < INT_MAX / 10) {
+                n = n * 10 + (*p - '0');
+
+            } else {
+                n = INT_MAX;
+            }
+        }
+
+        return n;
+    }
+
+    if (ngx_xyz_crm_http_date(p, &t) != 0) {
+        return -1;
+    }
+
+    return t > now ? (long) (t - now) : 0;
+}
+
+
+static void
+ngx_xyz_crm_vars(const ngx_xyz_crm_contact_t *c, ngx_xyz_tpl_var_t *vars,
+    char *user_id, char *outbox_id, size_t size)
+{
+    if (c->user_id >= 0) {
+        snprintf(user_id, size, "%lld", c->user_id);
+
+    } else {
+        snprintf(user_id, size, "null");
+    }
+
+    if (c->outbox_id >= 0) {
+        snprintf(outbox_id, size, "%lld", c->outbox_id);
+
+    } else {
+        snprintf(outbox_id, size, "null");
+    }
+
+    vars[0].name = "email";
+    vars[0].value = c->email;
+    vars[1].name = "name";
+    vars[1].value = c->name;
+    vars[2].name = "locale";
+    vars[2].value = c->locale;
+    vars[3].name = "marketing_consent";
+    vars[3].value = c->marketing_consent ? "true" : "false";
+    vars[4].name = "registered_at";
+    vars[4].value = c->registered_at;
+    vars[5].name = "user_id";
+    vars[5].value = user_id;
+    vars[6].name = "outbox_id";
+    vars[6].value = outbox_id;
+}
+
+
+/* "key":"value", or "key":null for NULL */
+
+static char *
+ngx_xyz_crm_member(char *p, char *last, const char *key, const char *value)
+{
+    p = ngx_xyz_json_quote(p, last, key, strlen(key));
+    p = ngx_xyz_json_raw(p, last, ":");
+
+    if (value == NULL) {
+        return ngx_xyz_json_raw(p, last, "null");
+    }
+
+    return ngx_xyz_json_quote(p, last, value, strlen(value));
+}
+
+
+static int
+ngx_xyz_crm_same_email(const char *a, const char *b)
+{
+    unsigned char  ca, cb;
+
+    for ( ;; ) {
+        ca = (unsigned char) *a++;
+        cb = (unsigned char) *b++;
+
+        if (ca >= 'A' && ca <= 'Z') {
+            ca |= 0x20;
+        }
+
+        if (cb >= 'A' && cb <= 'Z') {
+            cb |= 0x20;
+        }
+
+        if (ca != cb) {
+            return 0;
+        }
+
+        if (ca == '\0') {
+            return 1;
+        }
+    }
+}
+
+
+/* an id: a non-negative integer or a string of digits; absent or null
+ * gives -1 */
+
+static int
+ngx_xyz_crm_id(yajl_val v, long long *id)
+{
+    char        *end;
+    long long    n;
+    const char  *s;
+
+    *id = -1;
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return 0;
+    }
+
+    if (YAJL_IS_INTEGER(v)) {
+        if (YAJL_GET_INTEGER(v) < 0) {
+            return -1;
+        }
+
+        *id = YAJL_GET_INTEGER(v);
+        return 0;
+    }
+
+    if (!YAJL_IS_STRING(v)) {
+        return -1;
+    }
+
+    s = YAJL_GET_STRING(v);
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+
+    errno = 0;
+    n = strtoll(s, &end, 10);
+
+    if (errno || *end != '\0') {
+        return -1;
+    }
+
+    *id = n;
+
+    return 0;
+}
+
+
+/* a string member copied into the arena; absent or null gives NULL,
+ * another type is an error */
+
+static int
+ngx_xyz_crm_string(yajl_val root, const char *key, const char **out,
+    char *arena, size_t arena_size, size_t *pos)
+{
+    yajl_val     v;
+    const char  *s;
+
+    *out = NULL;
+
+    v = ngx_xyz_json_member(root, key);
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return 0;
+    }
+
+    if (!YAJL_IS_STRING(v)) {
+        return -1;
+    }
+
+    s = YAJL_GET_STRING(v);
+
+    *out = ngx_xyz_json_arena_copy(arena, arena_size, pos, s, strlen(s));
+
+    return *out ? 0 : -1;
+}
+
+
+/*
+ * The three date forms of RFC 9110, 5.6.7, in GMT:
+ *
+ *     Sun, 06 Nov 1994 08:49:37 GMT      IMF-fixdate
+ *     Sunday, 06-Nov-94 08:49:37 GMT     obsolete RFC 850
+ *     Sun Nov  6 08:49:37 1994           asctime
+ *
+ * Parsed by hand: strptime() follows the locale, timegm() is not C99.
+ */
+
+static int
+ngx_xyz_crm_http_date(const char *s, time_t *t)
+{
+    int          day, month, year, hour, min, sec, asctime_form, i;
+    long long    y, m, era, yoe, doy, doe, days;
+    const char  *p;
+
+    static const char  *months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const int    mdays[] = {
+        31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    p = s;
+
+    while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')) {
+        p++;
+    }
+
+    if (p - s < 3) {
+        return -1;
+    }
+
+    asctime_form = (*p == ' ');
+
+    if (*p != ',' && !asctime_form) {
+        return -1;
+    }
+
+    p++;
+
+    while (*p == ' ') {
+        p++;
+    }
+
+    day = 0;
+    month = -1;
+
+    if (!asctime_form) {
+        p = ngx_xyz_crm_digits(p, 1, 2, &day);
+
+        if (p == NULL || (*p != ' ' && *p != '-')) {
+            return -1;
+        }
+
+        p++;
+    }
+
+    for (i = 0; i < 12; i++) {
+        if (strncmp(p, months + 3 * i, 3) == 0) {
+            month = i;
+            break;
+        }
+    }
+
+    if (month < 0) {
+        return -1;
+    }
+
+    p += 3;
+
+    if (asctime_form) {
+        if (*p++ != ' ') {
+            return -1;
+        }
+
+        if (*p == ' ') {
+            p++;
+        }
+
+        p = ngx_xyz_crm_digits(p, 1, 2, &day);
+
+        if (p == NULL || *p++ != ' ') {
+            return -1;
+        }
+
+        year = 0;
+
+    } else {
+        if (*p != ' ' && *p != '-') {
+            return -1;
+        }
+
+        p++;
+
+        s = p;
+        p = ngx_xyz_crm_digits(p, 2, 4, &year);
+
+        if (p == NULL || p - s == 3 || *p != ' ') {
+            return -1;
+        }
+
+        /* two-digit years of the RFC 850 form: 00-69 are 20xx, 70-99
+         * are 19xx (the form is long obsolete; no server sends it today) */
+
+        if (p - s == 2) {
+            year += (year < 70) ? 2000 : 1900;
+        }
+
+        p++;
+    }
+
+    p = ngx_xyz_crm_digits(p, 2, 2, &hour);
+    if (p == NULL || *p++ != ':') {
+        return -1;
+    }
+
+    p = ngx_xyz_crm_digits(p, 2, 2, &min);
+    if (p == NULL || *p++ != ':') {
+        return -1;
+    }
+
+    p = ngx_xyz_crm_digits(p, 2, 2, &sec);
+    if (p == NULL || *p++ != ' ') {
+        return -1;
+    }
+
+    if (asctime_form) {
+        p = ngx_xyz_crm_digits(p, 4, 4, &year);
+        if (p == NULL) {
+            return -1;
+        }
+
+    } else {
+        if (strncmp(p, "GMT", 3) != 0) {
+            return -1;
+        }
+
+        p += 3;
+    }
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    if (*p != '\0' || day < 1 || day > mdays[month] || hour > 23
+        || min > 59 || sec > 60 || year < 1970)
+    {
+        return -1;
+    }
+
+    /* days since 1970-01-01 of a proleptic Gregorian date (the "days from
+     * civil" algorithm, eras of 400 years) */
+
+    y = year - (month < 2);
+    m = month + 1;
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days = era * 146097 + doe - 719468;
+
+    *t = (time_t) (days * 86400 + hour * 3600 + min * 60 + sec);
+
+    return 0;
+}
+
+
+/* min to max decimal digits; the byte after them, or NULL */
+
+static const char *
+ngx_xyz_crm_digits(const char *s, int min, int max, int *v)
+{
+    int  n;
+
+    *v = 0;
+
+    for (n = 0; n < max && *s >= '0' && *s <= '9'; n++, s++) {
+        *v = *v * 10 + (*s - '0');
+    }
+
+    return (n < min) ? NULL : s;
+}

@@ -1,0 +1,990 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The dispatcher: in every worker of an nginx whose configuration names
+ * queues with "xyz_dispatch", one consumer per queue long-polls SQS and
+ * works through what it receives, a batch of up to ten at a time:
+ *
+ *   begin    xyz_delivery_begin() claims the outbox id; a message whose id
+ *            was already sent is only deleted, one another dispatcher holds
+ *            is left alone;
+ *   reserve  xyz_rate_reserve() books the next slot of the peer's global
+ *            rate (CRM, and SMTP when capped), shared by every dispatcher
+ *            through PostgreSQL; an open breaker or a Retry-After sends the
+ *            message back to wait;
+ *   send     SMTP (ngx_xyz_mail.c) or the CRM (ngx_xyz_crm.c);
+ *   record   xyz_delivery_end() writes the outcome;
+ *   clean up sent messages are deleted in one DeleteMessageBatch, failed
+ *            ones made visible again after an exponential backoff with
+ *            jitter, permanent failures moved to the dead-letter queue with
+ *            their reason; after maxReceiveCount receives SQS's redrive
+ *            policy moves a message there by itself.
+ *
+ * While a batch is in work a timer that is not cancelable keeps the
+ * worker alive on reload, so a batch finishes rather than half ends.
+ */
+
+
+#include "ngx_xyz_module.h"
+#include "ngx_xyz_dispatch.h"
+
+
+#define NGX_XYZ_DUPLICATE   4       /* already sent: delete only */
+#define NGX_XYZ_LEAVE       5       /* someone else's: let it reappear */
+
+#define NGX_XYZ_WAIT_POLL   20      /* seconds of a long poll */
+
+
+typedef struct {
+    ngx_uint_t               kind;
+    ngx_xyz_main_conf_t     *xmcf;
+    ngx_log_t               *log;
+    ngx_event_t              poll;
+    ngx_xyz_batch_t         *batch;
+    ngx_msec_t               backoff;
+} ngx_xyz_consumer_t;
+
+
+struct ngx_xyz_batch_s {
+    ngx_pool_t              *pool;
+    ngx_xyz_consumer_t      *consumer;
+    ngx_xyz_sqs_received_t   msgs[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_job_t            jobs[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_uint_t               n;
+    ngx_uint_t               begun;
+    ngx_uint_t               finished;
+    ngx_uint_t               calls;              /* SQS calls of clean-up */
+    ngx_event_t              guard;
+
+    /* the CRM batch mode sends the whole batch as one request */
+    ngx_xyz_job_t           *group[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_uint_t               ngroup;
+    ngx_xyz_job_t            unit;               /* its reservation */
+};
+
+
+typedef struct {
+    ngx_xyz_batch_t         *batch;
+    ngx_xyz_job_t           *job;
+} ngx_xyz_cleanup_call_t;
+
+
+static void ngx_xyz_consumer_poll(ngx_event_t *ev);
+static void ngx_xyz_consumer_received(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
+static void ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay);
+static void ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static void ngx_xyz_job_reserve(ngx_xyz_job_t *job);
+static void ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static void ngx_xyz_job_wait_handler(ngx_event_t *ev);
+static void ngx_xyz_job_send(ngx_xyz_job_t *job);
+static void ngx_xyz_group_send(ngx_xyz_batch_t *b);
+static void ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static void ngx_xyz_job_finish(ngx_xyz_job_t *job);
+static void ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_call_done(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
+static void ngx_xyz_batch_dlq_done(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
+static void ngx_xyz_batch_delete(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_end(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_free(void *data);
+static void ngx_xyz_batch_guard_handler(ngx_event_t *ev);
+static ngx_int_t ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
+    const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler);
+static ngx_uint_t ngx_xyz_job_backoff(ngx_xyz_job_t *job);
+static ngx_uint_t ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome);
+
+
+static ngx_xyz_consumer_t  *ngx_xyz_consumers[NGX_XYZ_QUEUES];
+
+static const char  ngx_xyz_begin_sql[] =
+    "SELECT xyz_delivery_begin($1::bigint, $2, $3::interval)";
+
+static const char  ngx_xyz_reserve_sql[] =
+    "SELECT xyz_rate_reserve($1, $2::float8, $3::interval, $4::interval)";
+
+static const char  ngx_xyz_end_sql[] =
+    "SELECT xyz_delivery_end($1::bigint, $2, $3)";
+
+static const char  *ngx_xyz_kind_name[] = { "email", "crm" };
+
+
+ngx_int_t
+ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
+{
+    ngx_uint_t           k;
+    ngx_xyz_consumer_t  *c;
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+
+        if (!(xmcf->dispatch.queues & (1 << k))) {
+            continue;
+        }
+
+        c = ngx_pcalloc(cycle->pool, sizeof(ngx_xyz_consumer_t));
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->kind = k;
+        c->xmcf = xmcf;
+        c->log = cycle->log;
+
+        /* cancelable: an idle consumer never holds an exiting worker */
+        c->poll.handler = ngx_xyz_consumer_poll;
+        c->poll.data = c;
+        c->poll.log = cycle->log;
+        c->poll.cancelable = 1;
+
+        ngx_add_timer(&c->poll, 1);
+
+        ngx_xyz_consumers[k] = c;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_xyz_dispatch_exit_process(void)
+{
+    ngx_uint_t           k;
+    ngx_xyz_consumer_t  *c;
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+        c = ngx_xyz_consumers[k];
+        if (c == NULL) {
+            continue;
+        }
+
+        ngx_xyz_consumers[k] = NULL;
+
+        if (c->poll.timer_set) {
+            ngx_del_timer(&c->poll);
+        }
+
+        /* what was received and not finished reappears after its
+         * visibility timeout */
+        if (c->batch) {
+            ngx_destroy_pool(c->batch->pool);
+            c->batch = NULL;
+        }
+    }
+}
+
+
+static void
+ngx_xyz_consumer_poll(ngx_event_t *ev)
+{
+    int                  len;
+    u_char              *body;
+    ngx_int_t            rc;
+    ngx_pool_t          *pool;
+    ngx_xyz_batch_t     *b;
+    ngx_pool_cleanup_t  *cln;
+    ngx_xyz_consumer_t  *c;
+
+    c = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate || c->batch) {
+        return;
+    }
+
+    pool = ngx_create_pool(16384, c->log);
+    if (pool == NULL) {
+        ngx_xyz_consumer_again(c, 1000);
+        return;
+    }
+
+    b = ngx_pcalloc(pool, sizeof(ngx_xyz_batch_t));
+    body = ngx_pnalloc(pool, 1024);
+    cln = ngx_pool_cleanup_add(pool, 0);
+
+    if (b == NULL || body == NULL || cln == NULL) {
+        ngx_destroy_pool(pool);
+        ngx_xyz_consumer_again(c, 1000);
+        return;
+    }
+
+    b->pool = pool;
+    b->consumer = c;
+    cln->handler = ngx_xyz_batch_free;
+    cln->data = b;
+
+    b->guard.handler = ngx_xyz_batch_guard_handler;
+    b->guard.data = b;
+    b->guard.log = c->log;
+
+    len = ngx_xyz_sqs_receive_json((char *) body, 1024,
+                                   (char *) c->xmcf->sqs.queue[c->kind].url.data,
+                                   NGX_XYZ_SQS_BATCH_MAX, NGX_XYZ_WAIT_POLL,
+                                   (int) (c->xmcf->dispatch.lease / 1000));
+    if (len < 0) {
+        ngx_destroy_pool(pool);
+        ngx_xyz_consumer_again(c, 1000);
+        return;
+    }
+
+    rc = ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
+                          (NGX_XYZ_WAIT_POLL + 10) * 1000, NULL,
+                          ngx_xyz_consumer_received, b, c->log);
+
+    if (rc != NGX_OK) {
+        ngx_destroy_pool(pool);
+        ngx_xyz_consumer_again(c, rc == NGX_DECLINED ? 1000 : 200);
+        return;
+    }
+
+    c->batch = b;
+}
+
+
+static void
+ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
+    const char *error)
+{
+    ngx_xyz_batch_t *b = data;
+
+    int                  n;
+    char                *arena;
+    ngx_uint_t           level;
+    size_t               size;
+    ngx_uint_t           i;
+    ngx_xyz_job_t       *job;
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+
+    if (rc != NGX_OK) {
+        c->backoff = c->backoff ? ngx_min(c->backoff * 2, 30000) : 500;
+
+        level = (c->backoff > 500) ? NGX_LOG_INFO : NGX_LOG_WARN;
+
+        ngx_log_error(level, c->log,
+                      0, "xyz: receiving from the %s queue failed: %s; "
+                      "next try in %Mms", ngx_xyz_kind_name[c->kind], error,
+                      c->backoff);
+
+        c->batch = NULL;
+        ngx_destroy_pool(b->pool);
+        ngx_xyz_consumer_again(c, c->backoff);
+        return;
+    }
+
+    c->backoff = 0;
+
+    size = response->len + 4096;
+    arena = ngx_pnalloc(b->pool, size);
+
+    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data, b->msgs,
+                                           NGX_XYZ_SQS_BATCH_MAX, arena, size)
+              : -1;
+
+    if (n <= 0) {
+        if (n < 0) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "xyz: an answer to ReceiveMessage SQS should not "
+                          "give");
+        }
+
+        c->batch = NULL;
+        ngx_destroy_pool(b->pool);
+        ngx_xyz_consumer_again(c, n < 0 ? 1000 : 0);
+        return;
+    }
+
+    b->n = n;
+
+    ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+
+    for (i = 0; i < b->n; i++) {
+        job = &b->jobs[i];
+        job->batch = b;
+        job->msg = &b->msgs[i];
+
+        job->wait.handler = ngx_xyz_job_wait_handler;
+        job->wait.data = job;
+        job->wait.log = c->log;
+
+        if (job->msg->outbox_id < 0) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "xyz: a message without an outbox id in the %s "
+                          "queue", ngx_xyz_kind_name[c->kind]);
+            ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0, "no outbox id");
+            continue;
+        }
+
+        ngx_sprintf((u_char *) job->id, "%L%Z", job->msg->outbox_id);
+        ngx_sprintf((u_char *) job->lease, "%M milliseconds%Z",
+                    c->xmcf->dispatch.lease);
+
+        job->values[0] = job->id;
+        job->values[1] = ngx_xyz_kind_name[c->kind];
+        job->values[2] = job->lease;
+
+        job->query.sql = ngx_xyz_begin_sql;
+        job->query.nparams = 3;
+        job->query.values = job->values;
+        job->query.handler = ngx_xyz_job_begun;
+        job->query.data = job;
+        job->query.log = c->log;
+
+        if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
+            job->outcome = NGX_XYZ_LEAVE;
+            ngx_xyz_job_finish(job);
+        }
+    }
+}
+
+
+static void
+ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay)
+{
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    if (c->poll.timer_set) {
+        ngx_del_timer(&c->poll);
+    }
+
+    ngx_add_timer(&c->poll, delay);
+}
+
+
+static void
+ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_t *job = q->data;
+
+    char             *state;
+    ngx_xyz_batch_t  *b;
+
+    b = job->batch;
+    b->begun++;
+
+    state = (rc == NGX_OK && PQntuples(res) == 1) ? PQgetvalue(res, 0, 0)
+                                                  : NULL;
+
+    if (state == NULL) {
+        /* the database is away: the message comes back after its timeout */
+        job->outcome = NGX_XYZ_LEAVE;
+        ngx_xyz_job_finish(job);
+
+    } else if (ngx_strcmp(state, "done") == 0) {
+        ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
+                            ? NGX_XYZ_M_DUPLICATE_EMAIL
+                            : NGX_XYZ_M_DUPLICATE_CRM, 1);
+        job->outcome = NGX_XYZ_DUPLICATE;
+        ngx_xyz_job_finish(job);
+
+    } else if (ngx_strcmp(state, "go") != 0) {
+        job->outcome = NGX_XYZ_LEAVE;
+        ngx_xyz_job_finish(job);
+
+    } else if (b->consumer->kind == NGX_XYZ_QUEUE_CRM
+               && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT)
+    {
+        job->go = 1;
+
+    } else {
+        job->go = 1;
+        ngx_xyz_job_reserve(job);
+    }
+
+    if (b->consumer->kind == NGX_XYZ_QUEUE_CRM
+        && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT
+        && b->begun == b->n)
+    {
+        ngx_xyz_group_send(b);
+    }
+}
+
+
+static void
+ngx_xyz_job_reserve(ngx_xyz_job_t *job)
+{
+    double                    rate;
+    ngx_xyz_batch_t          *b;
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    b = job->batch;
+    dc = &b->consumer->xmcf->dispatch;
+
+    rate = (b->consumer->kind == NGX_XYZ_QUEUE_CRM) ? dc->crm_rate
+                                                    : dc->mail_rate;
+
+    if (rate == 0) {
+        ngx_xyz_job_send(job);
+        return;
+    }
+
+    /*
+     * Three per cent under the cap: sends leave at their slot plus the
+     * jitter of timers and networks, and the peer counts arrivals.
+     */
+
+    ngx_sprintf((u_char *) job->rate, "%.3f%Z", rate * 0.97);
+
+    job->values[0] = ngx_xyz_kind_name[b->consumer->kind];
+    job->values[1] = job->rate;
+    job->values[2] = "5 seconds";
+    job->values[3] = job->lease;
+
+    ngx_sprintf((u_char *) job->lease, "%M milliseconds%Z", dc->crm_timeout);
+
+    job->query.sql = ngx_xyz_reserve_sql;
+    job->query.nparams = 4;
+    job->query.values = job->values;
+    job->query.handler = ngx_xyz_job_reserved;
+    job->query.data = job;
+    job->query.log = b->consumer->log;
+
+    if (ngx_xyz_pg_query(b->consumer->xmcf->pg_pool, &job->query) != NGX_OK) {
+        ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
+    }
+}
+
+
+static void
+ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_t *job = q->data;
+
+    ngx_int_t  wait;
+
+    if (rc != NGX_OK || PQntuples(res) != 1) {
+        ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
+        return;
+    }
+
+    wait = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                    PQgetlength(res, 0, 0));
+
+    if (wait == NGX_ERROR) {
+        /* negative: nothing reserved, the peer is blocked or broken */
+        wait = -ngx_atoi((u_char *) PQgetvalue(res, 0, 0) + 1,
+                         PQgetlength(res, 0, 0) - 1);
+
+        if (-wait <= 5000) {
+            job->sending = 0;
+            ngx_add_timer(&job->wait, (ngx_msec_t) -wait);
+            return;
+        }
+
+        ngx_xyz_jobs_done(job == &job->batch->unit ? job->batch->group
+                                                   : &job,
+                          job == &job->batch->unit ? job->batch->ngroup : 1,
+                          NGX_XYZ_RETRY, (-wait + 999) / 1000,
+                          "the peer is rate limited or failing");
+        return;
+    }
+
+    job->sending = 1;
+
+    if (wait == 0) {
+        ngx_xyz_job_wait_handler(&job->wait);
+        return;
+    }
+
+    ngx_add_timer(&job->wait, (ngx_msec_t) wait);
+}
+
+
+static void
+ngx_xyz_job_wait_handler(ngx_event_t *ev)
+{
+    ngx_xyz_job_t *job = ev->data;
+
+    if (!job->sending) {
+        /* waited out a block: ask for a slot again */
+        ngx_xyz_job_reserve(job);
+        return;
+    }
+
+    if (job == &job->batch->unit) {
+        ngx_xyz_crm_send(job->batch->group, job->batch->ngroup);
+        return;
+    }
+
+    ngx_xyz_job_send(job);
+}
+
+
+static void
+ngx_xyz_job_send(ngx_xyz_job_t *job)
+{
+    if (job->batch->consumer->kind == NGX_XYZ_QUEUE_EMAIL) {
+        ngx_xyz_mail_send(job);
+
+    } else {
+        ngx_xyz_crm_send(&job, 1);
+    }
+}
+
+
+static void
+ngx_xyz_group_send(ngx_xyz_batch_t *b)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < b->n; i++) {
+        if (b->jobs[i].go) {
+            b->group[b->ngroup++] = &b->jobs[i];
+        }
+    }
+
+    if (b->ngroup == 0) {
+        return;
+    }
+
+    /* one reservation for the whole request */
+
+    b->unit.batch = b;
+    b->unit.wait.handler = ngx_xyz_job_wait_handler;
+    b->unit.wait.data = &b->unit;
+    b->unit.wait.log = b->consumer->log;
+
+    ngx_xyz_job_reserve(&b->unit);
+}
+
+
+void
+ngx_xyz_jobs_done(ngx_xyz_job_t **jobs, ngx_uint_t n, ngx_uint_t outcome,
+    ngx_uint_t retry_seconds, const char *detail)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_xyz_job_done(jobs[i], outcome, retry_seconds, detail);
+    }
+}
+
+
+void
+ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
+    ngx_uint_t retry_seconds, const char *detail)
+{
+    ngx_uint_t           level;
+    ngx_xyz_batch_t     *b;
+    ngx_xyz_consumer_t  *c;
+
+    static const char  *results[] = { "", "sent", "retry", "dead" };
+
+    b = job->batch;
+    c = b->consumer;
+
+    job->outcome = outcome;
+    job->retry_seconds = retry_seconds;
+    ngx_cpystrn((u_char *) job->detail, (u_char *) (detail ? detail : ""),
+                sizeof(job->detail));
+
+    ngx_xyz_metrics_add(ngx_xyz_metric(c->kind, outcome), 1);
+
+    if (outcome != NGX_XYZ_SENT) {
+        level = (outcome == NGX_XYZ_DEAD) ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+        ngx_log_error(level, c->log, 0, "xyz: %s of outbox row %L %s: %s",
+                      ngx_xyz_kind_name[c->kind], job->msg->outbox_id,
+                      outcome == NGX_XYZ_DEAD ? "failed for good"
+                                              : "failed, retried later",
+                      job->detail);
+    }
+
+    if (job->msg->outbox_id < 0) {
+        ngx_xyz_job_finish(job);
+        return;
+    }
+
+    job->values[0] = job->id;
+    job->values[1] = results[outcome];
+    job->values[2] = job->detail;
+
+    job->query.sql = ngx_xyz_end_sql;
+    job->query.nparams = 3;
+    job->query.values = job->values;
+    job->query.handler = ngx_xyz_job_recorded;
+    job->query.data = job;
+    job->query.log = c->log;
+
+    if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
+        /* unrecorded: after the lease another dispatcher sends it again */
+        ngx_xyz_job_finish(job);
+    }
+}
+
+
+static void
+ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_finish(q->data);
+}
+
+
+static void
+ngx_xyz_job_finish(ngx_xyz_job_t *job)
+{
+    ngx_xyz_batch_t  *b;
+
+    b = job->batch;
+
+    if (job->recorded) {
+        return;
+    }
+
+    job->recorded = 1;
+
+    if (++b->finished == b->n) {
+        ngx_xyz_batch_cleanup(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b)
+{
+    int                  len;
+    u_char              *body;
+    size_t               size;
+    ngx_str_t           *dlq;
+    ngx_uint_t           i;
+    ngx_xyz_job_t       *job;
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+
+    /* the dead go to the dead-letter queue first, with their reason */
+
+    for (i = 0; i < b->n; i++) {
+        job = &b->jobs[i];
+
+        if (job->outcome != NGX_XYZ_DEAD) {
+            continue;
+        }
+
+        dlq = &c->xmcf->dispatch.dlq[c->kind];
+
+        if (dlq->len == 0) {
+            /* the queue's redrive policy will move it */
+            job->outcome = NGX_XYZ_RETRY;
+            continue;
+        }
+
+        size = job->msg->body_len * 6 + dlq->len + sizeof(job->detail) * 6
+               + 256;
+        body = ngx_pnalloc(b->pool, size);
+
+        len = body ? ngx_xyz_sqs_send_json((char *) body, size,
+                                           (char *) dlq->data,
+                                           job->msg->body,
+                                           job->msg->body_len,
+                                           "xyz_reason", job->detail)
+                   : -1;
+
+        if (len < 0
+            || ngx_xyz_batch_call(b, job, "SendMessage", body, len,
+                                  ngx_xyz_batch_dlq_done)
+               != NGX_OK)
+        {
+            job->outcome = NGX_XYZ_RETRY;
+        }
+    }
+
+    if (b->calls == 0) {
+        ngx_xyz_batch_delete(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_dlq_done(void *data, ngx_int_t rc, ngx_str_t *response,
+    const char *error)
+{
+    ngx_xyz_cleanup_call_t *cc = data;
+
+    ngx_xyz_batch_t  *b;
+
+    b = cc->batch;
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
+                      "xyz: cannot move outbox row %L to the dead-letter "
+                      "queue: %s", cc->job->msg->outbox_id, error);
+        cc->job->outcome = NGX_XYZ_RETRY;
+
+    } else {
+        ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
+                            ? NGX_XYZ_M_DEAD_LETTERED_EMAIL
+                            : NGX_XYZ_M_DEAD_LETTERED_CRM, 1);
+    }
+
+    if (--b->calls == 0) {
+        ngx_xyz_batch_delete(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
+{
+    int                  len;
+    u_char              *body;
+    size_t               size;
+    ngx_uint_t           i, n;
+    const char          *handles[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_job_t       *job;
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+    n = 0;
+    size = 256 + c->xmcf->sqs.queue[c->kind].url.len;
+
+    for (i = 0; i < b->n; i++) {
+        job = &b->jobs[i];
+
+        switch (job->outcome) {
+
+        case NGX_XYZ_SENT:
+        case NGX_XYZ_DUPLICATE:
+        case NGX_XYZ_DEAD:
+            handles[n++] = job->msg->receipt_handle;
+            size += 64 + 6 * ngx_strlen(job->msg->receipt_handle);
+            break;
+
+        case NGX_XYZ_RETRY:
+            size = 256 + c->xmcf->sqs.queue[c->kind].url.len
+                   + 6 * ngx_strlen(job->msg->receipt_handle);
+            body = ngx_pnalloc(b->pool, size);
+
+            len = body ? ngx_xyz_sqs_visibility_json((char *) body, size,
+                             (char *) c->xmcf->sqs.queue[c->kind].url.data,
+                             job->msg->receipt_handle,
+                             ngx_xyz_job_backoff(job))
+                       : -1;
+
+            if (len > 0) {
+                (void) ngx_xyz_batch_call(b, job, "ChangeMessageVisibility",
+                                          body, len, ngx_xyz_batch_call_done);
+            }
+
+            break;
+
+        default:
+            /* left to reappear by itself */
+            break;
+        }
+    }
+
+    if (n) {
+        body = ngx_pnalloc(b->pool, size);
+
+        len = body ? ngx_xyz_sqs_delete_batch_json((char *) body, size,
+                         (char *) c->xmcf->sqs.queue[c->kind].url.data,
+                         handles, n)
+                   : -1;
+
+        if (len > 0) {
+            (void) ngx_xyz_batch_call(b, NULL, "DeleteMessageBatch", body,
+                                      len, ngx_xyz_batch_call_done);
+        }
+    }
+
+    if (b->calls == 0) {
+        ngx_xyz_batch_end(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_call_done(void *data, ngx_int_t rc, ngx_str_t *response,
+    const char *error)
+{
+    ngx_xyz_cleanup_call_t *cc = data;
+
+    ngx_xyz_batch_t  *b;
+
+    b = cc->batch;
+
+    /*
+     * A message not deleted comes back and finds its delivery recorded;
+     * one whose visibility was not changed comes back at the lease's end.
+     */
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
+                      "xyz: SQS clean-up call failed: %s", error);
+    }
+
+    if (--b->calls == 0) {
+        ngx_xyz_batch_end(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_end(ngx_xyz_batch_t *b)
+{
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+    c->batch = NULL;
+
+    ngx_destroy_pool(b->pool);
+
+    ngx_xyz_consumer_again(c, 0);
+}
+
+
+static ngx_int_t
+ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
+    const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler)
+{
+    ngx_int_t                rc;
+    ngx_xyz_consumer_t      *c;
+    ngx_xyz_cleanup_call_t  *cc;
+
+    c = b->consumer;
+
+    cc = ngx_palloc(b->pool, sizeof(ngx_xyz_cleanup_call_t));
+    if (cc == NULL) {
+        return NGX_ERROR;
+    }
+
+    cc->batch = b;
+    cc->job = job;
+
+    rc = ngx_xyz_sqs_call(&c->xmcf->sqs, target, body, len, 0, NULL,
+                          handler, cc, c->log);
+
+    if (rc == NGX_OK) {
+        b->calls++;
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_xyz_batch_free(void *data)
+{
+    ngx_xyz_batch_t *b = data;
+
+    ngx_uint_t  i;
+
+    /* a batch ended early (worker exit): let nothing point into it */
+
+    for (i = 0; i < b->n; i++) {
+        ngx_xyz_pg_cancel(&b->jobs[i].query);
+
+        if (b->jobs[i].wait.timer_set) {
+            ngx_del_timer(&b->jobs[i].wait);
+        }
+    }
+
+    ngx_xyz_pg_cancel(&b->unit.query);
+
+    if (b->unit.wait.timer_set) {
+        ngx_del_timer(&b->unit.wait);
+    }
+
+    if (b->guard.timer_set) {
+        ngx_del_timer(&b->guard);
+    }
+
+    for (i = 0; i < b->n; i++) {
+        ngx_xyz_pg_cancel(&b->jobs[i].result_query);
+    }
+
+    ngx_xyz_pg_cancel(&b->unit.result_query);
+}
+
+
+static void
+ngx_xyz_batch_guard_handler(ngx_event_t *ev)
+{
+    ngx_xyz_batch_t *b = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
+                  "xyz: a %s batch outlived its lease; its messages "
+                  "reappear in the queue",
+                  ngx_xyz_kind_name[b->consumer->kind]);
+}
+
+
+static ngx_uint_t
+ngx_xyz_job_backoff(ngx_xyz_job_t *job)
+{
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = &job->batch->consumer->xmcf->dispatch;
+
+    if (job->retry_seconds) {
+        return ngx_min(job->retry_seconds, 43200);
+    }
+
+    return ngx_xyz_backoff_seconds(job->msg->receive_count,
+                                   (int) dc->backoff_base,
+                                   (int) dc->backoff_max,
+                                   (unsigned) (ngx_random() % 1000));
+}
+
+
+static ngx_uint_t
+ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome)
+{
+    switch (outcome) {
+
+    case NGX_XYZ_SENT:
+        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_SENT_EMAIL
+                                           : NGX_XYZ_M_SENT_CRM;
+
+    case NGX_XYZ_RETRY:
+        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_RETRIED_EMAIL
+                                           : NGX_XYZ_M_RETRIED_CRM;
+
+    default:
+        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_FAILED_EMAIL
+                                           : NGX_XYZ_M_FAILED_CRM;
+    }
+}
+
+
+ngx_xyz_dispatch_conf_t *
+ngx_xyz_job_conf(ngx_xyz_job_t *job)
+{
+    return &job->batch->consumer->xmcf->dispatch;
+}
+
+
+ngx_log_t *
+ngx_xyz_job_log(ngx_xyz_job_t *job)
+{
+    return job->batch->consumer->log;
+}
+
+
+void *
+ngx_xyz_job_pg(ngx_xyz_job_t *job)
+{
+    return job->batch->consumer->xmcf->pg_pool;
+}
+
+
+ngx_pool_t *
+ngx_xyz_job_pool(ngx_xyz_job_t *job)
+{
+    return job->batch->pool;
+}
+
+
+ngx_xyz_job_t *
+ngx_xyz_job_unit(ngx_xyz_job_t *job)
+{
+    /* where a request's shared state goes: the batch's unit in batch mode */
+    return job->batch->ngroup ? &job->batch->unit : job;
+}

@@ -1,0 +1,44 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * Small JSON helpers shared by the request builders and answer readers of
+ * the dispatcher (SQS consumers, CRM bodies): writing strings into a
+ * bounded buffer, and reading members of a yajl tree.  No nginx types.
+ */
+
+
+#ifndef _NGX_XYZ_JSON_H_INCLUDED_
+#define _NGX_XYZ_JSON_H_INCLUDED_
+
+
+#include <stddef.h>
+
+#include <yajl/yajl_tree.h>
+
+
+/*
+ * Writes s as a JSON string, quotes included, from p up to last; returns
+ * the byte after it, or NULL when it does not fit.  Control characters,
+ * quotes and backslashes are escaped; other bytes (UTF-8) go as they are.
+ */
+char *ngx_xyz_json_quote(char *p, char *last, const char *s, size_t len);
+
+/* copies the C string s (JSON text) when it fits; NULL if not */
+char *ngx_xyz_json_raw(char *p, char *last, const char *s);
+
+/* the member key of an object, or NULL */
+yajl_val ngx_xyz_json_member(yajl_val obj, const char *key);
+
+/* the member key of an object when it is a string, or NULL */
+const char *ngx_xyz_json_string(yajl_val obj, const char *key);
+
+/*
+ * Copies a string into an arena, NUL-terminated, advancing *pos; returns
+ * the copy, or NULL when the arena is full.
+ */
+char *ngx_xyz_json_arena_copy(char *arena, size_t size, size_t *pos,
+    const char *s, size_t len);
+
+
+#endif /* _NGX_XYZ_JSON_H_INCLUDED_ */
