@@ -86,7 +86,8 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         }
 
         call->jobs[k++] = jobs[i];
-        size += 6 * jobs[i]->msg->body_len + dc->crm_body.len * 2 + 512;
+        /* a template may quote any field many times, each escaped */
+        size += dc->crm_body.len + 6 * 20 * jobs[i]->msg->body_len + 512;
     }
 
     call->n = k;

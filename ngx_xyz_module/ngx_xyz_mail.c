@@ -278,7 +278,10 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
 
     mime.from = (char *) dc->mail_from.data;
     mime.to_addr = email;
-    mime.to_name = name;
+
+    /* the notice goes to the account holder: the name in this attempt is
+     * whatever a stranger typed, so it names no one */
+    mime.to_name = (type == NGX_XYZ_MAIL_ALREADY) ? NULL : name;
     mime.subject = subject;
     mime.message_id = msgid;
     mime.date = date;

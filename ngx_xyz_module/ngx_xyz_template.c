@@ -197,12 +197,11 @@ ngx_xyz_template_subject(const char *txt, size_t len, const char **subject,
         s++;
     }
 
-    e = memchr(s, '\n', end - s);
-    p = e ? e + 1 : end;
-
-    if (e == NULL) {
-        e = end;
+    for (e = s; e < end && *e != '\n'; e++) {
+        /* void */
     }
+
+    p = (e < end) ? e + 1 : end;
 
     while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
         e--;

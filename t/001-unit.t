@@ -18,6 +18,11 @@ my %tests = (
     'test_sigv4' => [ qw(ngx_xyz_sigv4.c) ],
     'test_aws_creds' => [ qw(ngx_xyz_aws_creds.c ngx_xyz_sigv4.c) ],
     'test_sqs_json' => [ qw(ngx_xyz_sqs_json.c) ],
+    'test_template' => [ qw(ngx_xyz_template.c) ],
+    'test_mime' => [ qw(ngx_xyz_mime.c) ],
+    'test_sqs_consume' => [ qw(ngx_xyz_json.c ngx_xyz_sqs_consume.c) ],
+    'test_crm_json' => [ qw(ngx_xyz_json.c ngx_xyz_template.c
+                            ngx_xyz_crm_json.c) ],
 );
 
 for my $t (sort keys %tests) {
