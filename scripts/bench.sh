@@ -240,6 +240,62 @@ raw_argon2() {
     sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$line"
 }
 
+# ---- how much of the machine other work took ------------------------------------
+# The machine may be shared (other builds, tests). Around each measurement the
+# script compares all busy CPU time (/proc/stat, steal included) with the CPU
+# time of this benchmark's own processes: its nginx instances, the private
+# PostgreSQL cluster, and its own children (wrk, argon2_rate; bash's `times`).
+# The rest, as a share of all CPUs, is printed as "others N%".
+
+CLK_TCK="$(getconf CLK_TCK)"
+PG_POSTMASTER=
+
+# Busy ticks of the whole machine.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# Ticks of the running nginx instances (masters and workers) and the cluster.
+own_ticks() {
+    local roots=() p pids
+    for p in "${NGINX_PREFIXES[@]}"; do
+        [ -s "$p/logs/nginx.pid" ] && roots+=("$(cat "$p/logs/nginx.pid")")
+    done
+    [ -n "$PG_POSTMASTER" ] && roots+=("$PG_POSTMASTER")
+    [ "${#roots[@]}" -gt 0 ] || { echo 0; return; }
+    pids="$(for p in "${roots[@]}"; do echo "$p"; ps -o pid= --ppid "$p"; done)"
+    # utime and stime: fields 14 and 15, counted after the ")" that ends the name
+    for p in $pids; do cat "/proc/$p/stat" 2>/dev/null || true; done \
+        | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+
+# Sets KIDS: ticks used so far by the script's finished children. `times` must run
+# in this shell, not in a $(...) subshell, which starts counting from zero.
+children_ticks() {
+    times > "$RUN/.times"
+    KIDS="$(awk -v hz="$CLK_TCK" 'NR == 2 { for (i = 1; i <= 2; i++) {
+                split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+            printf "%d", t * hz }' "$RUN/.times")"
+}
+
+meter_start() {
+    M_T0="$(date +%s.%N)"; M_ALL0="$(machine_ticks)"; M_OWN0="$(own_ticks)"
+    children_ticks
+    M_KIDS0="$KIDS"
+}
+
+# Sets OTHERS (percent of all CPUs used by other work since meter_start).
+meter_stop() {
+    local t1 all1 own1 kids1
+    t1="$(date +%s.%N)"; all1="$(machine_ticks)"; own1="$(own_ticks)"
+    children_ticks
+    kids1="$KIDS"
+    OTHERS="$(awk -v t0="$M_T0" -v t1="$t1" -v a0="$M_ALL0" -v a1="$all1" \
+        -v o0="$M_OWN0" -v o1="$own1" -v k0="$M_KIDS0" -v k1="$kids1" \
+        -v hz="$CLK_TCK" -v n="$CORES" 'BEGIN {
+            x = (a1 - a0) - (o1 - o0) - (k1 - k0); if (x < 0) x = 0
+            printf "%d", 100 * x / ((t1 - t0) * hz * n) }')"
+    log "other processes used ${OTHERS}% of the CPUs meanwhile"
+}
+
 users_count() { psql -X -q -At -d "$DSN" -c "SELECT count(*) FROM users"; }
 
 # Wait until the users count stops moving: requests still in flight when wrk
@@ -259,9 +315,10 @@ users_settled() {
 # wrk on the static file with STATIC_CONNS connections for DURATION seconds.
 # $1 port, $2 nginx master pid, $3 output file. Sets ST_OK (2xx/3xx answers),
 # ST_SECS, ST_CONNS (established connections mid-run), ST_RSS (worker RSS mid-run),
-# ST_ERRS (wrk's socket errors, or "none").
+# ST_ERRS (wrk's socket errors, or "none"), OTHERS (see meter_stop).
 static_run() {
     local port="$1" master="$2" out="$3" req secs non2xx errs
+    meter_start
     wrk -t"$CORES" -c"$STATIC_CONNS" -d"${DURATION}s" --timeout 10s --latency \
         "http://127.0.0.1:$port/$STATIC_FILE" > "$out" 2>&1 &
     WRK_PID=$!
@@ -271,6 +328,7 @@ static_run() {
     log "mid-run: $ST_CONNS connections open, worker RSS $ST_RSS"
     wait "$WRK_PID" || warn "wrk exited with status $? (output: $out)"
     WRK_PID=
+    meter_stop
     read -r req secs non2xx errs < <(wrk_parse "$out")
     ST_OK=$(( req - non2xx ))
     ST_SECS="$secs"
@@ -281,15 +339,17 @@ static_run() {
 
 # wrk with bench/register.lua on port $1 with $2 connections; output in $3; $4 is
 # the nginx prefix (for its error log). Sets RG_RATE (2xx per second), RG_202,
-# RG_ROWS (new users rows), RG_LINE (statuses), RG_P50, RG_P99 (ms).
+# RG_ROWS (new users rows), RG_LINE (statuses), RG_P50, RG_P99 (ms), OTHERS.
 register_run() {
     local port="$1" conns="$2" out="$3" prefix="$4" before req secs non2xx errs line ok
     before="$(users_count)"
+    meter_start
     wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/register.lua" \
         "http://127.0.0.1:$port/api/register" > "$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || warn "wrk exited with status $? (output: $out)"
     WRK_PID=
+    meter_stop
     read -r req secs non2xx errs < <(wrk_parse "$out")
     line="$(sed -n 's/^xyz-bench: //p' "$out")"
     [ -n "$line" ] || die "no status line from bench/register.lua in $out"
@@ -345,6 +405,9 @@ else
     DSN="$("$S/pg.sh" url xyz_bench)"
 fi
 "$S/migrate.sh" "$DSN"
+if [ -z "${XYZ_DATABASE_URL:-}" ]; then
+    PG_POSTMASTER="$(head -n 1 "$("$S/pg.sh" datadir)/postmaster.pid")"
+fi
 log "database: $DSN"
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -365,7 +428,7 @@ nginx_start "$BENCH/nginx.conf.in" module "$PROD_ARGON2"
 MOD_PORT="$NGX_PORT"; MOD_MASTER="$NGX_MASTER"; MOD_PREFIX="$NGX_PREFIX"
 
 declare -A ST_SUM_OK=([plain]=0 [module]=0) ST_SUM_SECS=([plain]=0 [module]=0)
-declare -A ST_LAST_CONNS ST_LAST_RSS ST_ALL_ERRS ST_ROUNDS
+declare -A ST_LAST_CONNS ST_LAST_RSS ST_ALL_ERRS ST_ROUNDS ST_OTHERS
 for r in $(seq 1 "$ROUNDS"); do
     if [ $(( r % 2 )) -eq 1 ]; then order="plain module"; else order="module plain"; fi
     for which in $order; do
@@ -381,6 +444,7 @@ for r in $(seq 1 "$ROUNDS"); do
         ST_ROUNDS[$which]="${ST_ROUNDS[$which]:+${ST_ROUNDS[$which]}, }$(per_s "$ST_OK" "$ST_SECS" | cut -d. -f1)"
         ST_LAST_CONNS[$which]="$ST_CONNS"
         ST_LAST_RSS[$which]="$ST_RSS"
+        [ "$OTHERS" -gt "${ST_OTHERS[$which]:-0}" ] && ST_OTHERS[$which]="$OTHERS"
         if [ "$ST_ERRS" != none ]; then
             ST_ALL_ERRS[$which]="${ST_ALL_ERRS[$which]:+${ST_ALL_ERRS[$which]}; }round $r: ${ST_ERRS//_/ }"
         fi
@@ -398,20 +462,26 @@ log "=> (a) plain $PLAIN_RPS req/s, (b) with module $MOD_RPS req/s, ratio $(rati
 # (idle) module instance already up, and the mean of the two is the baseline.
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), before"
+meter_start
 RAW1="$(raw_argon2)"
+meter_stop
+RAW1_OTHERS="$OTHERS"
 log "=> $RAW1 hashes/s"
 sleep 1
 
 step "2. registrations, Argon2id $PROD_ARGON2, $CONNS connections, ${DURATION}s"
 register_run "$MOD_PORT" "$CONNS" "$RUN/wrk-register.txt" "$MOD_PREFIX"
 REG_RATE="$RG_RATE"; REG_202="$RG_202"; REG_ROWS="$RG_ROWS"; REG_LINE="$RG_LINE"
-REG_P50="$RG_P50"; REG_P99="$RG_P99"
+REG_P50="$RG_P50"; REG_P99="$RG_P99"; REG_OTHERS="$OTHERS"
 REG_RSS="$(workers_rss "$MOD_MASTER")"
 log "worker RSS after the registrations: $REG_RSS"
 nginx_stop "$MOD_PREFIX"
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), after"
+meter_start
 RAW2="$(raw_argon2)"
+meter_stop
+RAW2_OTHERS="$OTHERS"
 log "=> $RAW2 hashes/s"
 RAW_RATE="$(awk -v a="$RAW1" -v b="$RAW2" 'BEGIN { printf "%.1f", (a + b) / 2 }')"
 # Percent by which the two raw runs differ: a busy machine shows here first.
@@ -425,7 +495,7 @@ if [ "$CHEAP" = 1 ]; then
     nginx_start "$BENCH/nginx.conf.in" cheap "$CHEAP_ARGON2"
     register_run "$NGX_PORT" "$CHEAP_CONNS" "$RUN/wrk-register-cheap.txt" "$NGX_PREFIX"
     CHEAP_RATE="$RG_RATE"; CHEAP_202="$RG_202"; CHEAP_ROWS="$RG_ROWS"; CHEAP_LINE="$RG_LINE"
-    CHEAP_P50="$RG_P50"; CHEAP_P99="$RG_P99"
+    CHEAP_P50="$RG_P50"; CHEAP_P99="$RG_P99"; CHEAP_OTHERS="$OTHERS"
     nginx_stop "$NGX_PREFIX"
 
     PGB_CLIENTS=$(( WORKERS * PG_POOL ))
@@ -446,32 +516,36 @@ fi
 reg_check="$(rows_check "$REG_ROWS" "$REG_202" "$CONNS")"
 cheap_check="$(rows_check "${CHEAP_ROWS:-0}" "${CHEAP_202:-0}" "$CHEAP_CONNS")"
 
+MAX_OTHERS="$(printf '%s\n' "$RAW1_OTHERS" "$RAW2_OTHERS" "$REG_OTHERS" "${CHEAP_OTHERS:-0}" \
+    "${ST_OTHERS[plain]:-0}" "${ST_OTHERS[module]:-0}" | sort -n | tail -n 1)"
+
 summary="$(
-    printf 'raw argon2id (%s threads, m=19456,t=2): %s hashes/s   (before %s, after %s)\n' \
-        "$THREADS" "$RAW_RATE" "$RAW1" "$RAW2"
-    if [ "$RAW_SPREAD" -gt 10 ]; then
-        printf '  NOTE: the raw runs differ by %s%%: other work was using the CPUs; ratios are unreliable\n' \
-            "$RAW_SPREAD"
-    fi
-    printf 'registrations (m=19456,t=2):      %s /s   ratio %s of raw argon2id   (%s conn, p50 %s ms, p99 %s ms)\n' \
-        "$REG_RATE" "$(ratio "$REG_RATE" "$RAW_RATE")" "$CONNS" "$REG_P50" "$REG_P99"
+    printf 'raw argon2id (%s threads, m=19456,t=2): %s hashes/s   (before %s, after %s; others %s%%, %s%%)\n' \
+        "$THREADS" "$RAW_RATE" "$RAW1" "$RAW2" "$RAW1_OTHERS" "$RAW2_OTHERS"
+    printf 'registrations (m=19456,t=2):      %s /s   ratio %s of raw argon2id   (%s conn, p50 %s ms, p99 %s ms; others %s%%)\n' \
+        "$REG_RATE" "$(ratio "$REG_RATE" "$RAW_RATE")" "$CONNS" "$REG_P50" "$REG_P99" "$REG_OTHERS"
     printf '  answers: %s\n' "$REG_LINE"
     printf '  users rows: %s, 202 answers: %s (%s)\n' "$REG_ROWS" "$REG_202" "$reg_check"
-    printf 'static, plain nginx (%s conn):  %s req/s   (rounds: %s; %s open mid-run)\n' \
-        "$STATIC_CONNS" "$PLAIN_RPS" "${ST_ROUNDS[plain]}" "${ST_LAST_CONNS[plain]}"
-    printf 'static, with module (%s conn):  %s req/s   ratio %s   (rounds: %s; %s open mid-run)\n' \
-        "$STATIC_CONNS" "$MOD_RPS" "$(ratio "$MOD_RPS" "$PLAIN_RPS")" "${ST_ROUNDS[module]}" "${ST_LAST_CONNS[module]}"
+    printf 'static, plain nginx (%s conn):  %s req/s   (rounds: %s; %s open mid-run; others up to %s%%)\n' \
+        "$STATIC_CONNS" "$PLAIN_RPS" "${ST_ROUNDS[plain]}" "${ST_LAST_CONNS[plain]}" "${ST_OTHERS[plain]:-0}"
+    printf 'static, with module (%s conn):  %s req/s   ratio %s   (rounds: %s; %s open mid-run; others up to %s%%)\n' \
+        "$STATIC_CONNS" "$MOD_RPS" "$(ratio "$MOD_RPS" "$PLAIN_RPS")" "${ST_ROUNDS[module]}" "${ST_LAST_CONNS[module]}" \
+        "${ST_OTHERS[module]:-0}"
     printf '  socket errors: plain %s; with module %s\n' "${ST_ALL_ERRS[plain]:-none}" "${ST_ALL_ERRS[module]:-none}"
     printf 'worker RSS at %s conn:           plain %s; with module %s\n' \
         "$STATIC_CONNS" "${ST_LAST_RSS[plain]}" "${ST_LAST_RSS[module]}"
     printf 'worker RSS after registrations:    %s\n' "$REG_RSS"
     if [ "$CHEAP" = 1 ]; then
-        printf 'registrations (m=64,t=1, cheap):  %s /s   (%s conn, p50 %s ms, p99 %s ms)\n' \
-            "$CHEAP_RATE" "$CHEAP_CONNS" "$CHEAP_P50" "$CHEAP_P99"
+        printf 'registrations (m=64,t=1, cheap):  %s /s   (%s conn, p50 %s ms, p99 %s ms; others %s%%)\n' \
+            "$CHEAP_RATE" "$CHEAP_CONNS" "$CHEAP_P50" "$CHEAP_P99" "$CHEAP_OTHERS"
         printf '  answers: %s\n' "$CHEAP_LINE"
         printf '  users rows: %s, 202 answers: %s (%s)\n' "$CHEAP_ROWS" "$CHEAP_202" "$cheap_check"
         printf 'pgbench, same statement (%s cl):  %s tx/s   cheap registrations ratio %s\n' \
             "$PGB_CLIENTS" "$PGB_TPS" "$(ratio "$CHEAP_RATE" "$PGB_TPS")"
+    fi
+    if [ "$MAX_OTHERS" -gt 5 ] || [ "$RAW_SPREAD" -gt 10 ]; then
+        printf 'NOTE: other work shared the machine (up to %s%% of the CPUs in a measurement; the two raw\n' "$MAX_OTHERS"
+        printf '      Argon2id runs differ by %s%%): the rates are low and the ratios less reliable\n' "$RAW_SPREAD"
     fi
 )"
 

@@ -15,6 +15,9 @@
 #   XYZ_SQS_ENDPOINT     SQS endpoint URL        [scripts/sqs.sh endpoint, when running]
 #   XYZ_SQS_EMAIL_QUEUE  URL of queue xyz-email  [scripts/sqs.sh queue-url xyz-email, ditto]
 #   XYZ_SQS_CRM_QUEUE    URL of queue xyz-crm    [scripts/sqs.sh queue-url xyz-crm, ditto]
+#   XYZ_SMTP_URL  SMTP server, smtp://HOST:PORT [scripts/mail.sh smtp-url, when running]
+#   XYZ_MAIL_WEB  the mail catcher's web UI     [scripts/mail.sh web-url, ditto]
+#   XYZ_CRM_URL   CRM base URL, no trailing /   [scripts/crm.sh url, when running]
 #   XYZ_USER      worker user and group         [www-data www-data if it can read
 #                                                the html dir, else root root]
 #   XYZ_CONF_TEMPLATE  the template             [<repo>/conf/dev.conf]
@@ -65,6 +68,16 @@ if [ -x "$REPO/scripts/sqs.sh" ] && "$REPO/scripts/sqs.sh" status >/dev/null 2>&
 fi
 export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
 
+# Mail catcher and fake CRM: the same, from the local stand-ins when they run.
+if [ -x "$REPO/scripts/mail.sh" ] && "$REPO/scripts/mail.sh" status >/dev/null 2>&1; then
+    : "${XYZ_SMTP_URL:=$("$REPO/scripts/mail.sh" smtp-url)}"
+    : "${XYZ_MAIL_WEB:=$("$REPO/scripts/mail.sh" web-url)}"
+fi
+if [ -x "$REPO/scripts/crm.sh" ] && "$REPO/scripts/crm.sh" status >/dev/null 2>&1; then
+    : "${XYZ_CRM_URL:=$("$REPO/scripts/crm.sh" url)}"
+fi
+export XYZ_SMTP_URL XYZ_MAIL_WEB XYZ_CRM_URL
+
 if [ -z "${XYZ_USER:-}" ]; then
     if id www-data >/dev/null 2>&1 && runuser -u www-data -- test -r "$XYZ_HTML/." -a -x "$XYZ_HTML"; then
         XYZ_USER="www-data www-data"
@@ -89,7 +102,8 @@ perl -pe '
     s/\@XYZ_PORT\@/$ENV{XYZ_PORT}/g;
     s/\@XYZ_PG_DSN\@/$ENV{XYZ_PG_DSN}/g;
     s/\@XYZ_USER\@/$ENV{XYZ_USER}/g;
-    for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE)) {
+    for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
+                  XYZ_SMTP_URL XYZ_MAIL_WEB XYZ_CRM_URL)) {
         s/\@$v\@/$ENV{$v}/g if defined $ENV{$v} && length $ENV{$v};
     }
 ' "$TEMPLATE" > "$out.tmp"

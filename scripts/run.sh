@@ -2,11 +2,13 @@
 # run.sh — run the whole thing locally (`make run`).
 #
 # deps → build → PostgreSQL (private cluster) → migrations on database `xyz` →
-# SQS emulator (scripts/sqs.sh: fauxqs with the project's queues) →
+# SQS emulator (scripts/sqs.sh: fauxqs with the project's queues) → mail catcher
+# (scripts/mail.sh: maildev) → fake CRM (scripts/crm.sh) →
 # render conf/dev.conf into .run/nginx/conf/nginx.conf → nginx -t → start nginx in
 # the foreground, print the URLs, and wait. Ctrl-C (or SIGTERM) stops nginx
-# (graceful QUIT, then TERM), and the SQS emulator and the PostgreSQL cluster if this
-# script started them. nginx gets dummy AWS credentials (test/test, us-east-1).
+# (graceful QUIT, then TERM), and the fake CRM, the mail catcher, the SQS emulator and
+# the PostgreSQL cluster if this script started them. nginx gets dummy AWS
+# credentials (test/test, us-east-1).
 #
 # Environment: XYZ_PORT (HTTP port; default 8080 or a free one), XYZ_ADDR
 # (default 127.0.0.1), XYZ_DATABASE_URL (use that database instead of the private
@@ -25,6 +27,8 @@ export XYZ_PREFIX="${XYZ_PREFIX:-$REPO/.run/nginx}"
 nginx_pid=
 pg_started=0
 sqs_started=0
+mail_started=0
+crm_started=0
 done_cleanup=0
 # shellcheck disable=SC2317  # called from the traps below
 cleanup() {
@@ -37,10 +41,15 @@ cleanup() {
         kill -TERM "$nginx_pid" 2>/dev/null || true
         wait "$nginx_pid" 2>/dev/null || true
     fi
+    if [ "$crm_started" = 1 ]; then
+        "$S/crm.sh" stop || true
+    fi
+    if [ "$mail_started" = 1 ]; then
+        "$S/mail.sh" stop || true
+    fi
     if [ "$sqs_started" = 1 ]; then
         "$S/sqs.sh" stop || true
     fi
-    # later: stop the mail catcher and the fake CRM here.
     if [ "$pg_started" = 1 ]; then
         "$S/pg.sh" stop || true
     fi
@@ -73,11 +82,23 @@ crm_dlq="$("$S/sqs.sh" queue-url xyz-crm-dlq)"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN
 
-# ---- later: mail catcher (maildev) ------------------------------------------------
-# Start it here (SMTP sink + web UI on loopback ports); stop it in cleanup().
+# ---- mail catcher (maildev, from node_modules/) -----------------------------------
+if ! "$S/mail.sh" status >/dev/null 2>&1; then
+    mail_started=1
+fi
+"$S/mail.sh" start
+XYZ_SMTP_URL="$("$S/mail.sh" smtp-url)"
+XYZ_MAIL_WEB="$("$S/mail.sh" web-url)"
+export XYZ_SMTP_URL XYZ_MAIL_WEB
 
-# ---- later: fake CRM --------------------------------------------------------------
-# Start the project's fake CRM here; stop it in cleanup().
+# ---- fake CRM (scripts/fake-crm.mjs) ----------------------------------------------
+if ! "$S/crm.sh" status >/dev/null 2>&1; then
+    crm_started=1
+fi
+"$S/crm.sh" start
+XYZ_CRM_URL="$("$S/crm.sh" url)"
+export XYZ_CRM_URL
+crm_admin="$("$S/crm.sh" admin-url)"
 
 conf="$(XYZ_PG_DSN="$DSN" "$S/render-conf.sh")"
 echo "run: configuration $conf"
@@ -115,6 +136,9 @@ cat <<INFO
       crm:     $XYZ_SQS_CRM_QUEUE
       DLQs:    $email_dlq
                $crm_dlq
+    mail:      $XYZ_MAIL_WEB   (maildev web UI: every email sent; SMTP $XYZ_SMTP_URL)
+    CRM:       $XYZ_CRM_URL   (fake CRM; POST /contacts, log .run/crm/crm.log)
+      admin:   $crm_admin/stats   (also /records, /calls; POST /fault, /limit, /reset)
   try:
     curl -i -H 'Content-Type: application/json' -d '{"email":"alice@example.com","password":"correct horse battery staple","name":"Alice","locale":"en","marketing_consent":false}' $base/api/register
 

@@ -2,9 +2,10 @@
 # test.sh — run the test suites (`make test`).
 #
 # deps → build → PostgreSQL (private cluster) → fresh database `xyz_test` →
-# migrations → SQS emulator (scripts/sqs.sh) → prove -r t/ with the test environment
-# below. Stops the SQS emulator and the PostgreSQL cluster at the end if this script
-# started them. Exit status: that of prove.
+# migrations → SQS emulator (scripts/sqs.sh) → mail catcher (scripts/mail.sh) →
+# fake CRM (scripts/crm.sh) → prove -r t/ with the test environment below. Stops the
+# fake CRM, the mail catcher, the SQS emulator and the PostgreSQL cluster at the end
+# if this script started them. Exit status: that of prove.
 #
 #   scripts/test.sh                 all suites (prove -r t/)
 #   scripts/test.sh t/foo.t ...     only these (arguments go to prove)
@@ -16,6 +17,10 @@
 #   TEST_NGINX_SQS_CRM_QUEUE  TEST_NGINX_SQS_EMAIL_DLQ  TEST_NGINX_SQS_CRM_DLQ (queue URLs)
 #   AWS_ACCESS_KEY_ID=test  AWS_SECRET_ACCESS_KEY=test  AWS_REGION=us-east-1 (dummies:
 #   the emulator checks no signatures)
+#   TEST_NGINX_SMTP_URL=smtp://127.0.0.1:PORT  TEST_NGINX_MAILDEV_API=http://127.0.0.1:PORT/api
+#   (maildev's SMTP sink and REST API)
+#   TEST_NGINX_CRM_URL=http://127.0.0.1:PORT (the fake CRM, no trailing slash)
+#   TEST_NGINX_CRM_ADMIN=http://127.0.0.1:PORT/_admin (its admin API)
 # With XYZ_DATABASE_URL set, that database is migrated and used as is (not recreated).
 set -euo pipefail
 
@@ -38,8 +43,22 @@ sqs_started=0
 if ! "$S/sqs.sh" status >/dev/null 2>&1; then
     sqs_started=1
 fi
+mail_started=0
+if ! "$S/mail.sh" status >/dev/null 2>&1; then
+    mail_started=1
+fi
+crm_started=0
+if ! "$S/crm.sh" status >/dev/null 2>&1; then
+    crm_started=1
+fi
 # shellcheck disable=SC2317  # called from the EXIT trap
 stop_services() {
+    if [ "$crm_started" = 1 ]; then
+        "$S/crm.sh" stop || true
+    fi
+    if [ "$mail_started" = 1 ]; then
+        "$S/mail.sh" stop || true
+    fi
     if [ "$sqs_started" = 1 ]; then
         "$S/sqs.sh" stop || true
     fi
@@ -73,6 +92,15 @@ export TEST_NGINX_SQS_ENDPOINT TEST_NGINX_SQS_EMAIL_QUEUE TEST_NGINX_SQS_CRM_QUE
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN
 
+step "mail catcher and fake CRM"
+"$S/mail.sh" start
+"$S/crm.sh" start
+TEST_NGINX_SMTP_URL="$("$S/mail.sh" smtp-url)"
+TEST_NGINX_MAILDEV_API="$("$S/mail.sh" api-url)"
+TEST_NGINX_CRM_URL="$("$S/crm.sh" url)"
+TEST_NGINX_CRM_ADMIN="$("$S/crm.sh" admin-url)"
+export TEST_NGINX_SMTP_URL TEST_NGINX_MAILDEV_API TEST_NGINX_CRM_URL TEST_NGINX_CRM_ADMIN
+
 export PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
 export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
 export TEST_NGINX_LOAD_MODULES="$REPO/build/ngx_xyz_module.so"
@@ -96,6 +124,10 @@ echo "    TEST_NGINX_SQS_EMAIL_QUEUE=$TEST_NGINX_SQS_EMAIL_QUEUE"
 echo "    TEST_NGINX_SQS_CRM_QUEUE=$TEST_NGINX_SQS_CRM_QUEUE"
 echo "    TEST_NGINX_SQS_EMAIL_DLQ=$TEST_NGINX_SQS_EMAIL_DLQ"
 echo "    TEST_NGINX_SQS_CRM_DLQ=$TEST_NGINX_SQS_CRM_DLQ"
+echo "    TEST_NGINX_SMTP_URL=$TEST_NGINX_SMTP_URL"
+echo "    TEST_NGINX_MAILDEV_API=$TEST_NGINX_MAILDEV_API"
+echo "    TEST_NGINX_CRM_URL=$TEST_NGINX_CRM_URL"
+echo "    TEST_NGINX_CRM_ADMIN=$TEST_NGINX_CRM_ADMIN"
 echo "    prove $*"
 status=0
 prove "$@" || status=$?

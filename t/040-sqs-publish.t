@@ -114,6 +114,8 @@ __DATA__
 
 === TEST 1: five registrations: their messages reach SQS at once, signed
 --- init
+# rows earlier suites left behind without an SQS to publish to
+XyzTest::psql("UPDATE outbox SET published_at = now() WHERE published_at IS NULL");
 XyzSqs::sqs_purge($::email_q);
 XyzSqs::sqs_purge($::crm_q);
 --- request eval
