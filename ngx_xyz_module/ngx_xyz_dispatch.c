@@ -33,7 +33,6 @@
 #define NGX_XYZ_DUPLICATE   4       /* already sent: delete only */
 #define NGX_XYZ_LEAVE       5       /* someone else's: let it reappear */
 
-#define NGX_XYZ_WAIT_POLL   20      /* seconds of a long poll */
 
 
 typedef struct {
@@ -222,7 +221,8 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     len = ngx_xyz_sqs_receive_json((char *) body, 1024,
                                    (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                                   NGX_XYZ_SQS_BATCH_MAX, NGX_XYZ_WAIT_POLL,
+                                   NGX_XYZ_SQS_BATCH_MAX,
+                                   (int) c->xmcf->dispatch.poll,
                                    (int) (c->xmcf->dispatch.lease / 1000));
     if (len < 0) {
         ngx_destroy_pool(pool);
@@ -231,7 +231,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     }
 
     rc = ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
-                          (NGX_XYZ_WAIT_POLL + 10) * 1000, NULL,
+                          (c->xmcf->dispatch.poll + 10) * 1000, NULL,
                           ngx_xyz_consumer_received, b, c->log);
 
     if (rc != NGX_OK) {
@@ -299,6 +299,10 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     }
 
     b->n = n;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "xyz dispatch: %d messages from the %s queue", n,
+                   ngx_xyz_kind_name[c->kind]);
 
     ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
 
@@ -370,6 +374,10 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     state = (rc == NGX_OK && PQntuples(res) == 1) ? PQgetvalue(res, 0, 0)
                                                   : NULL;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
+                   "xyz dispatch: outbox row %L: %s", job->msg->outbox_id,
+                   state ? state : "(database error)");
 
     if (state == NULL) {
         /* the database is away: the message comes back after its timeout */

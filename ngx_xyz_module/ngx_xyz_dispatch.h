@@ -33,6 +33,7 @@ typedef struct ngx_xyz_batch_s  ngx_xyz_batch_t;
 typedef struct {
     ngx_uint_t               queues;             /* 1 << NGX_XYZ_QUEUE_* */
     ngx_msec_t               lease;
+    time_t                   poll;               /* long-poll seconds */
     ngx_uint_t               backoff_base;       /* seconds */
     ngx_uint_t               backoff_max;
     ngx_str_t                public_url;

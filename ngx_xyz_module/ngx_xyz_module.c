@@ -200,6 +200,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       offsetof(ngx_xyz_main_conf_t, dispatch.lease),
       NULL },
 
+    { ngx_string("xyz_dispatch_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, dispatch.poll),
+      NULL },
+
     { ngx_string("xyz_dispatch_backoff"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_xyz_dispatch_backoff,
@@ -413,6 +420,7 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->outbox.sweep_max = NGX_CONF_UNSET_MSEC;
 
     xmcf->dispatch.lease = NGX_CONF_UNSET_MSEC;
+    xmcf->dispatch.poll = NGX_CONF_UNSET;
     xmcf->dispatch.backoff_base = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.backoff_max = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.smtp_starttls = NGX_CONF_UNSET;
@@ -1135,6 +1143,7 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     dc = &xmcf->dispatch;
 
     ngx_conf_init_msec_value(dc->lease, 60000);
+    ngx_conf_init_value(dc->poll, 20);
     ngx_conf_init_uint_value(dc->backoff_base, 10);
     ngx_conf_init_uint_value(dc->backoff_max, 900);
     ngx_conf_init_value(dc->smtp_starttls, 0);
@@ -1171,6 +1180,13 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
                                k ? "crm" : "email");
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (dc->poll > 20) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch_poll\" is at most 20s, SQS's "
+                           "longest poll");
+        return NGX_CONF_ERROR;
     }
 
     if (dc->lease < 10000 || dc->lease > 43200000) {

@@ -65,8 +65,12 @@ if [ -x "$REPO/scripts/sqs.sh" ] && "$REPO/scripts/sqs.sh" status >/dev/null 2>&
     : "${XYZ_SQS_ENDPOINT:=$("$REPO/scripts/sqs.sh" endpoint)}"
     : "${XYZ_SQS_EMAIL_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-email)}"
     : "${XYZ_SQS_CRM_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-crm)}"
+    : "${XYZ_SQS_EMAIL_DLQ:=$("$REPO/scripts/sqs.sh" queue-url xyz-email-dlq)}"
+    : "${XYZ_SQS_CRM_DLQ:=$("$REPO/scripts/sqs.sh" queue-url xyz-crm-dlq)}"
 fi
-export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
+export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE XYZ_SQS_EMAIL_DLQ \
+    XYZ_SQS_CRM_DLQ
+export XYZ_TEMPLATES="${XYZ_TEMPLATES:-$REPO/conf/templates}"
 
 # Mail catcher and fake CRM: the same, from the local stand-ins when they run.
 if [ -x "$REPO/scripts/mail.sh" ] && "$REPO/scripts/mail.sh" status >/dev/null 2>&1; then
@@ -102,7 +106,9 @@ perl -pe '
     s/\@XYZ_PORT\@/$ENV{XYZ_PORT}/g;
     s/\@XYZ_PG_DSN\@/$ENV{XYZ_PG_DSN}/g;
     s/\@XYZ_USER\@/$ENV{XYZ_USER}/g;
+    s/\@XYZ_TEMPLATES\@/$ENV{XYZ_TEMPLATES}/g;
     for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
+                  XYZ_SQS_EMAIL_DLQ XYZ_SQS_CRM_DLQ
                   XYZ_SMTP_URL XYZ_MAIL_WEB XYZ_CRM_URL)) {
         s/\@$v\@/$ENV{$v}/g if defined $ENV{$v} && length $ENV{$v};
     }

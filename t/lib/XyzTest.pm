@@ -17,7 +17,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(
     run_id register_json psql pg_stop pg_start pg_start_in
-    bg_register bg_wait port start_instance stop_instance
+    bg_register bg_wait port start_instance stop_instance register_now
 );
 
 my $root = $ENV{XYZ_ROOT} or die "XYZ_ROOT is not set; run the suites "
@@ -72,6 +72,18 @@ sub pg_start_in {
     }
     push @XyzTest::children, $pid;
     return $pid;
+}
+
+# one registration, sent now to the nginx of the running block; returns
+# the HTTP status
+sub register_now {
+    my (%f) = @_;
+    require HTTP::Tiny;
+    my $res = HTTP::Tiny->new(timeout => 30)->request('POST',
+        'http://127.0.0.1:' . port() . '/api/register',
+        { headers => { 'Content-Type' => 'application/json' },
+          content => register_json(%f) });
+    return $res->{status};
 }
 
 # $n registrations sent at once by curl in the background; returns a handle
