@@ -38,6 +38,7 @@ typedef struct {
     ngx_uint_t               backoff_max;
     ngx_str_t                public_url;
     time_t                   confirm_ttl;        /* for the emails' text */
+    time_t                   reset_ttl;
 
     ngx_str_t                smtp_url;
     ngx_str_t                smtp_user;
@@ -50,9 +51,9 @@ typedef struct {
     ngx_uint_t               mail_rate;          /* per second, 0: none */
     ngx_str_t                templates;          /* directory */
 
-    /* [type][locale][part]: type confirm/already_registered, locale
-     * es/en, part subject/text/html */
-    ngx_str_t                tpl[2][2][3];
+    /* [type][locale][part]: type confirm/already_registered/reset,
+     * locale es/en, part subject/text/html */
+    ngx_str_t                tpl[3][2][3];
 
     ngx_str_t                crm_url;
     ngx_str_t                crm_method;

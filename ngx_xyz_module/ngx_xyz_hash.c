@@ -74,8 +74,26 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
 
     job = ctx->job;
 
-    job->rc = crypto_pwhash_str(job->hash, job->password, job->password_len,
-                                job->opslimit, job->memlimit);
+    if (job->stored == NULL) {
+        job->rc = crypto_pwhash_str(job->hash, job->password,
+                                    job->password_len, job->opslimit,
+                                    job->memlimit);
+        return;
+    }
+
+    job->rc = crypto_pwhash_str_verify(job->stored, job->password,
+                                       job->password_len);
+
+    /* the parameters were raised since: store a hash made with them */
+
+    if (job->rc == 0
+        && crypto_pwhash_str_needs_rehash(job->stored, job->opslimit,
+                                          job->memlimit) != 0
+        && crypto_pwhash_str(job->hash, job->password, job->password_len,
+                             job->opslimit, job->memlimit) == 0)
+    {
+        job->rehashed = 1;
+    }
 }
 
 

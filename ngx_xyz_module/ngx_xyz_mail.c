@@ -23,13 +23,16 @@
 
 #define NGX_XYZ_MAIL_CONFIRM   0
 #define NGX_XYZ_MAIL_ALREADY   1
+#define NGX_XYZ_MAIL_RESET     2
+#define NGX_XYZ_MAIL_TYPES     3
 
 
 static void ngx_xyz_mail_done(ngx_xyz_http_t *h);
 
 
 static const char  *ngx_xyz_mail_types[] = { "confirm",
-                                             "already_registered" };
+                                             "already_registered",
+                                             "reset" };
 static const char  *ngx_xyz_mail_locales[] = { "es", "en" };
 
 static const char  *ngx_xyz_mail_vars[] = {
@@ -56,7 +59,7 @@ ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc)
 
     static const char  *ext[] = { "txt", "html" };
 
-    for (type = 0; type < 2; type++) {
+    for (type = 0; type < NGX_XYZ_MAIL_TYPES; type++) {
         for (loc = 0; loc < 2; loc++) {
             for (part = 0; part < 2; part++) {
 
@@ -185,6 +188,9 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
     } else if (s && ngx_strcmp(s, "already_registered") == 0) {
         type = NGX_XYZ_MAIL_ALREADY;
 
+    } else if (s && ngx_strcmp(s, "reset") == 0 && token) {
+        type = NGX_XYZ_MAIL_RESET;
+
     } else {
         if (root) {
             yajl_tree_free(root);
@@ -223,11 +229,15 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
         goto failed;
     }
 
-    ngx_sprintf((u_char *) link, "%s/confirm?token=%s%Z", site,
-                token ? token : "");
+    ngx_sprintf((u_char *) link,
+                type == NGX_XYZ_MAIL_RESET ? "%s/reset-complete.html?token=%s%Z"
+                                           : "%s/confirm?token=%s%Z",
+                site, token ? token : "");
     ngx_sprintf((u_char *) login, "%s/login%Z", site);
     ngx_sprintf((u_char *) reset, "%s/reset%Z", site);
-    ngx_sprintf((u_char *) hours, "%T%Z", dc->confirm_ttl / 3600);
+    ngx_sprintf((u_char *) hours, "%T%Z",
+                (type == NGX_XYZ_MAIL_RESET ? dc->reset_ttl : dc->confirm_ttl)
+                / 3600);
 
     vars[0].name = "name";
     vars[0].value = name ? name : "";

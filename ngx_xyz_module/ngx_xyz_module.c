@@ -10,6 +10,7 @@
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_mime.h"
 #include "ngx_xyz_crm_json.h"
+#include "ngx_xyz_csrf.h"
 
 #include <sodium.h>
 
@@ -45,6 +46,10 @@ static char *ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *out, ngx_uint_t trim);
 static char *ngx_xyz_dispatch_init(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
+static char *ngx_xyz_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_xyz_accounts_init(ngx_conf_t *cf,
     ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
 static void ngx_xyz_exit_process(ngx_cycle_t *cycle);
@@ -326,6 +331,132 @@ static ngx_command_t  ngx_xyz_commands[] = {
       0,
       NULL },
 
+    { ngx_string("xyz_login"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_me"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_confirm"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_account,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_resend"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_account,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_reset_request"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_account,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_reset"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_account,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_admin_users"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_account,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_xyz_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("xyz_auth_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_xyz_loc_conf_t, auth_role),
+      NULL },
+
+    { ngx_string("xyz_jwt_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_jwt_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("xyz_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, session_ttl),
+      NULL },
+
+    { ngx_string("xyz_cookie_secure"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, cookie_secure),
+      NULL },
+
+    { ngx_string("xyz_reset_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, reset_ttl),
+      NULL },
+
+    { ngx_string("xyz_mail_cooldown"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, mail_cooldown),
+      NULL },
+
+    { ngx_string("xyz_mail_requests_per_hour"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, mail_per_hour),
+      NULL },
+
+    { ngx_string("xyz_confirm_page"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, confirm_page),
+      NULL },
+
+    { ngx_string("xyz_password_blocklist"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, blocklist_file),
+      NULL },
+
     { ngx_string("xyz_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_xyz_metrics,
@@ -352,8 +483,8 @@ static ngx_command_t  ngx_xyz_commands[] = {
 
 
 static ngx_http_module_t  ngx_xyz_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_xyz_auth_preconfiguration,         /* preconfiguration */
+    ngx_xyz_auth_postconfiguration,        /* postconfiguration */
 
     ngx_xyz_create_main_conf,              /* create main configuration */
     ngx_xyz_init_main_conf,                /* init main configuration */
@@ -418,6 +549,12 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->outbox.lease = NGX_CONF_UNSET_MSEC;
     xmcf->outbox.sweep = NGX_CONF_UNSET_MSEC;
     xmcf->outbox.sweep_max = NGX_CONF_UNSET_MSEC;
+
+    xmcf->session_ttl = NGX_CONF_UNSET;
+    xmcf->cookie_secure = NGX_CONF_UNSET;
+    xmcf->reset_ttl = NGX_CONF_UNSET;
+    xmcf->mail_cooldown = NGX_CONF_UNSET;
+    xmcf->mail_per_hour = NGX_CONF_UNSET_UINT;
 
     xmcf->dispatch.lease = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.poll = NGX_CONF_UNSET;
@@ -512,14 +649,18 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (xmcf->registers == 0) {
+    if (ngx_xyz_accounts_init(cf, xmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->registers == 0 && xmcf->logins == 0) {
         return NGX_CONF_OK;
     }
 
     if (xmcf->pg.dsn.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"xyz_register\" needs \"xyz_pg_dsn\" in the "
-                           "http block");
+                           "\"%s\" needs \"xyz_pg_dsn\" in the http block",
+                           xmcf->registers ? "xyz_register" : "xyz_login");
         return NGX_CONF_ERROR;
     }
 
@@ -547,6 +688,7 @@ ngx_xyz_create_loc_conf(ngx_conf_t *cf)
     }
 
     xlcf->body_max_size = NGX_CONF_UNSET_SIZE;
+    xlcf->auth = NGX_CONF_UNSET;
 
     return xlcf;
 }
@@ -560,6 +702,8 @@ ngx_xyz_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->body_max_size, prev->body_max_size,
                               16384);
+    ngx_conf_merge_value(conf->auth, prev->auth, 0);
+    ngx_conf_merge_str_value(conf->auth_role, prev->auth_role, "");
 
     return NGX_CONF_OK;
 }
@@ -1156,6 +1300,8 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     ngx_conf_init_msec_value(dc->breaker_open, 30000);
 
     dc->confirm_ttl = xmcf->confirm_ttl;
+    dc->reset_ttl = xmcf->reset_ttl == NGX_CONF_UNSET ? 3600
+                                                      : xmcf->reset_ttl;
 
     if (dc->crm_method.len == 0) {
         ngx_str_set(&dc->crm_method, "POST");
@@ -1301,6 +1447,164 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    char               *rv;
+    ngx_str_t          *value, key;
+    ngx_xyz_jwt_key_t  *k;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 32) {
+        return "needs a key id of 1 to 32 characters";
+    }
+
+    rv = ngx_xyz_read_file(cf, &value[2], &key, 1);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (key.len < NGX_XYZ_JWT_KEY_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the key in \"%V\" is shorter than %d bytes; "
+                           "make one with \"openssl rand -base64 48 > %V\"",
+                           &value[2], NGX_XYZ_JWT_KEY_MIN, &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->jwt_keys == NULL) {
+        xmcf->jwt_keys = ngx_array_create(cf->pool, 2,
+                                          sizeof(ngx_xyz_jwt_key_t));
+        if (xmcf->jwt_keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the first key signs; every key verifies, for rotation */
+
+    k = ngx_array_push(xmcf->jwt_keys);
+    if (k == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    k->kid = (char *) ngx_xyz_pstrdup0(cf->pool, &value[1]);
+    k->key = key.data;
+    k->key_len = key.len;
+
+    return k->kid ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    char       origin[512];
+    ngx_str_t  data;
+
+    ngx_conf_init_value(xmcf->session_ttl, 7200);
+    ngx_conf_init_value(xmcf->cookie_secure, 1);
+    ngx_conf_init_value(xmcf->reset_ttl, 3600);
+    ngx_conf_init_value(xmcf->mail_cooldown, 60);
+    ngx_conf_init_uint_value(xmcf->mail_per_hour, 20);
+
+    if (xmcf->confirm_page.len == 0) {
+        ngx_str_set(&xmcf->confirm_page, "/confirmed.html");
+    }
+
+    if (xmcf->dispatch.public_url.len) {
+        if (ngx_xyz_origin_of((char *) xmcf->dispatch.public_url.data,
+                              xmcf->dispatch.public_url.len, origin,
+                              sizeof(origin))
+            < 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"xyz_public_url\" \"%V\"; give "
+                               "the site's address, e.g. "
+                               "https://signup.example.com",
+                               &xmcf->dispatch.public_url);
+            return NGX_CONF_ERROR;
+        }
+
+        xmcf->origin.len = ngx_strlen(origin);
+        xmcf->origin.data = ngx_pnalloc(cf->pool, xmcf->origin.len + 1);
+        if (xmcf->origin.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(xmcf->origin.data, origin, xmcf->origin.len + 1);
+    }
+
+    if (xmcf->blocklist_file.len) {
+        if (ngx_xyz_read_file(cf, &xmcf->blocklist_file, &data, 0)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        xmcf->blocklist = ngx_pcalloc(cf->pool, sizeof(ngx_xyz_blocklist_t));
+        if (xmcf->blocklist == NULL
+            || ngx_xyz_blocklist_load((char *) data.data, data.len,
+                                      xmcf->blocklist) < 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cannot load \"xyz_password_blocklist %V\"",
+                               &xmcf->blocklist_file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (xmcf->logins == 0 && xmcf->accounts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (xmcf->pg.dsn.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the account locations need \"xyz_pg_dsn\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->logins && (xmcf->jwt_keys == NULL
+                         || xmcf->jwt_keys->nelts == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_login\" and \"xyz_me\" need at least one "
+                           "\"xyz_jwt_key KID FILE\" to sign sessions");
+        return NGX_CONF_ERROR;
+    }
+
+    if (xmcf->logins && xmcf->dummy_hash == NULL) {
+        /* unknown addresses are checked against this, at the same cost */
+
+        if (sodium_init() < 0) {
+            return NGX_CONF_ERROR;
+        }
+
+        xmcf->dummy_hash = ngx_pnalloc(cf->pool, crypto_pwhash_STRBYTES);
+        if (xmcf->dummy_hash == NULL
+            || crypto_pwhash_str(xmcf->dummy_hash, "no such account", 15,
+                                 xmcf->argon2_t, xmcf->argon2_m * 1024)
+               != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_xyz_password_common(ngx_xyz_main_conf_t *xmcf, const char *password,
+    size_t len)
+{
+    return xmcf->blocklist
+           && ngx_xyz_blocklist_contains(xmcf->blocklist, password, len);
 }
 
 

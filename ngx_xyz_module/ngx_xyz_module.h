@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <yajl/yajl_tree.h>
+
 #include "ngx_xyz_pg.h"
 #include "ngx_xyz_curl.h"
 #include "ngx_xyz_sqs.h"
@@ -19,6 +21,8 @@
 #include "ngx_xyz_metrics.h"
 #include "ngx_xyz_register_input.h"
 #include "ngx_xyz_dispatch.h"
+#include "ngx_xyz_jwt.h"
+#include "ngx_xyz_password.h"
 
 
 typedef struct {
@@ -49,6 +53,21 @@ typedef struct {
     ngx_str_t                crm_secret_file;
     ngx_str_t                crm_body_file;
 
+    /* accounts */
+    ngx_uint_t               logins;             /* xyz_login, xyz_me */
+    ngx_uint_t               accounts;           /* the other locations */
+    ngx_array_t             *jwt_keys;           /* ngx_xyz_jwt_key_t */
+    time_t                   session_ttl;
+    ngx_flag_t               cookie_secure;
+    ngx_str_t                origin;             /* of xyz_public_url */
+    char                    *dummy_hash;
+    time_t                   reset_ttl;
+    time_t                   mail_cooldown;
+    ngx_uint_t               mail_per_hour;
+    ngx_str_t                confirm_page;
+    ngx_str_t                blocklist_file;
+    ngx_xyz_blocklist_t     *blocklist;
+
     /* per worker, made in init_process */
     ngx_xyz_pg_pool_t       *pg_pool;
 } ngx_xyz_main_conf_t;
@@ -56,18 +75,36 @@ typedef struct {
 
 typedef struct {
     size_t                   body_max_size;
+    ngx_flag_t               auth;
+    ngx_str_t                auth_role;
 } ngx_xyz_loc_conf_t;
 
 
-/* a password to hash on the thread pool; lives as long as the request */
+/*
+ * A password to hash, or to check against a stored hash, on the thread
+ * pool; lives as long as the request.  A check that succeeds against a
+ * hash made with other parameters also makes the new hash.
+ */
 typedef struct {
     const char              *password;
     size_t                   password_len;
     unsigned long long       opslimit;
     size_t                   memlimit;
+    const char              *stored;             /* NULL: hash */
     char                     hash[128];          /* crypto_pwhash_STRBYTES */
-    int                      rc;                 /* 0 on success */
+    int                      rc;                 /* 0 on success / match */
+    unsigned                 rehashed:1;
 } ngx_xyz_hash_job_t;
+
+
+/* what the request context holds for each part of the module */
+typedef struct {
+    void                    *data;               /* the content handler's */
+    void                    *claims;             /* xyz_auth's */
+} ngx_xyz_req_ctx_t;
+
+
+typedef ngx_int_t (*ngx_xyz_api_pt)(ngx_http_request_t *r, yajl_val body);
 
 
 /* ngx_xyz_module.c */
@@ -86,6 +123,18 @@ ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
     const char *message);
 ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
     ngx_str_t *body);
+
+/* ngx_xyz_api.c */
+
+ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler);
+ngx_int_t ngx_xyz_json_type(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_same_origin(ngx_http_request_t *r, ngx_uint_t allow_absent);
+ngx_str_t *ngx_xyz_client_key(ngx_http_request_t *r);
+void ngx_xyz_token_new(char *token, char *hash);
+void ngx_xyz_token_hash(const char *token, size_t len, char *hash);
+void *ngx_xyz_ctx_data(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_ctx_set_data(ngx_http_request_t *r, void *data);
+ngx_xyz_req_ctx_t *ngx_xyz_ctx(ngx_http_request_t *r);
 
 /* ngx_xyz_hash.c */
 
@@ -111,6 +160,16 @@ char *ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc);
 ngx_int_t ngx_xyz_aws_init_process(ngx_cycle_t *cycle, ngx_str_t *region);
 void ngx_xyz_aws_exit_process(void);
 const ngx_xyz_aws_creds_t *ngx_xyz_aws_credentials(void);
+
+/* ngx_xyz_login.c, ngx_xyz_account.c, ngx_xyz_auth.c */
+
+char *ngx_xyz_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_xyz_account(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_xyz_auth_preconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_xyz_auth_postconfiguration(ngx_conf_t *cf);
+ngx_xyz_jwt_claims_t *ngx_xyz_auth_claims(ngx_http_request_t *r);
+ngx_uint_t ngx_xyz_password_common(ngx_xyz_main_conf_t *xmcf,
+    const char *password, size_t len);
 
 /* ngx_xyz_register.c */
 

@@ -173,6 +173,17 @@ ngx_xyz_register_body(ngx_http_request_t *r)
         return;
     }
 
+    if (ngx_xyz_password_common(xmcf, ctx->in.password,
+                                ctx->in.password_len))
+    {
+        sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+        ngx_http_finalize_request(r,
+            ngx_xyz_register_reject(r, 422, "common_password", "password",
+                                    "this password is too common; choose "
+                                    "another"));
+        return;
+    }
+
     /* the plaintext copies of the password go on every path */
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -189,7 +200,10 @@ ngx_xyz_register_body(ngx_http_request_t *r)
         sodium_memzero(body.data, body.len);
     }
 
-    ngx_http_set_ctx(r, ctx, ngx_xyz_module);
+    if (ngx_xyz_ctx_set_data(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     /* a dead database: answer now rather than after tens of ms of hashing */
 
@@ -230,7 +244,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ngx_int_t                rc;
     ngx_xyz_register_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+    ctx = ngx_xyz_ctx_data(r);
 
     r->write_event_handler = ngx_http_request_empty_handler;
 

@@ -1,0 +1,836 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * The account locations around registration and login:
+ *
+ *   xyz_confirm        GET /confirm?token=T: 303 to the result page;
+ *                      POST {"token"}: JSON
+ *   xyz_resend         POST {"email"}: a new confirmation link
+ *   xyz_reset_request  POST {"email"}: a password reset link
+ *   xyz_reset          POST {"token","password"}: the new password
+ *   xyz_admin_users    GET ?state=&page=&per_page=: the registrations
+ *
+ * Resend and reset requests answer the same whatever the address: 202,
+ * with a per-address cooldown (a second request within it sends nothing)
+ * and a per-client limit (429 with Retry-After).  Mails go through the
+ * outbox like the registration's.
+ */
+
+
+#include "ngx_xyz_module.h"
+#include "ngx_xyz_json.h"
+#include "ngx_xyz_password.h"
+
+#include <sodium.h>
+
+
+#define NGX_XYZ_ACC_CONFIRM      0
+#define NGX_XYZ_ACC_RESEND       1
+#define NGX_XYZ_ACC_RESET_REQ    2
+#define NGX_XYZ_ACC_RESET        3
+
+
+typedef struct {
+    ngx_http_request_t      *request;
+    ngx_xyz_main_conf_t     *xmcf;
+    ngx_uint_t               what;
+    ngx_uint_t               redirect;           /* GET /confirm */
+    ngx_xyz_pg_query_t       query;
+    const char              *values[6];
+    char                     email[NGX_XYZ_EMAIL_MAX + 1];
+    char                     key[NGX_XYZ_EMAIL_MAX + 16];
+    char                     token[64];
+    char                     hash[2 + 64 + 1];
+    char                     ttl[NGX_TIME_T_LEN + 16];
+    char                     lease[NGX_INT_T_LEN + 16];
+    char                     cooldown[NGX_TIME_T_LEN + 16];
+    char                     per_hour[NGX_INT_T_LEN + 1];
+    ngx_str_t               *client;
+    char                    *password;
+    size_t                   password_len;
+    ngx_xyz_hash_job_t       job;
+} ngx_xyz_acc_ctx_t;
+
+
+static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
+static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
+    const char *token, size_t len, ngx_uint_t redirect);
+static void ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static ngx_int_t ngx_xyz_mail_request_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_mail_request_body(ngx_http_request_t *r,
+    yajl_val body, ngx_uint_t what);
+static void ngx_xyz_mail_request_allowed(ngx_xyz_pg_query_t *q,
+    ngx_int_t rc, PGresult *res);
+static void ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static ngx_int_t ngx_xyz_reset_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body);
+static void ngx_xyz_reset_hashed(ngx_http_request_t *r);
+static void ngx_xyz_reset_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static ngx_int_t ngx_xyz_admin_handler(ngx_http_request_t *r);
+static void ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static ngx_xyz_acc_ctx_t *ngx_xyz_acc_ctx(ngx_http_request_t *r,
+    ngx_uint_t what);
+static ngx_int_t ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql,
+    int n, ngx_xyz_pg_handler_pt handler);
+static ngx_int_t ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
+    const char *result);
+static void ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
+    const char *result);
+static ngx_int_t ngx_xyz_resend_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
+static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
+    yajl_val body);
+static ngx_int_t ngx_xyz_acc_unavailable(ngx_http_request_t *r);
+static void ngx_xyz_acc_cleanup(void *data);
+
+
+static ngx_str_t  ngx_xyz_acc_accepted = ngx_string(
+    "{\"status\":\"accepted\",\"message\":\"If an account uses this address, "
+    "a message is on its way to it.\"}\n");
+
+static const char  ngx_xyz_confirm_sql[] =
+    "SELECT xyz_confirm($1::bytea)";
+
+static const char  ngx_xyz_allowed_sql[] =
+    "SELECT xyz_mail_request_allowed($1, $2::interval, $3, $4::integer)";
+
+static const char  ngx_xyz_resend_sql[] =
+    "SELECT outcome, outbox_id, outbox_kind, body "
+    "FROM xyz_resend($1, $2, $3::bytea, $4::interval, $5::interval)";
+
+static const char  ngx_xyz_reset_req_sql[] =
+    "SELECT outcome, outbox_id, outbox_kind, body "
+    "FROM xyz_reset_request($1, $2, $3::bytea, $4::interval, $5::interval)";
+
+static const char  ngx_xyz_reset_sql[] =
+    "SELECT xyz_reset_complete($1::bytea, $2)";
+
+static const char  ngx_xyz_admin_sql[] =
+    "SELECT json_build_object('users', coalesce(json_agg(u ORDER BY u.id DESC)"
+    " FILTER (WHERE u.id IS NOT NULL), '[]'), 'page', $2::integer, "
+    "'per_page', $3::integer, 'total', max(t.total))::text "
+    "FROM (SELECT count(*) AS total FROM xyz_user_states s WHERE "
+    "  ($1 = 'all' OR ($1 IN ('pending','confirmed','disabled') AND "
+    "   s.status = $1) OR ($1 = 'email_sent' AND s.email_sent) OR "
+    "   ($1 = 'crm_synced' AND s.crm_synced) OR ($1 = 'dead' AND "
+    "   s.dead_lettered))) t "
+    "LEFT JOIN LATERAL (SELECT id, email, name, role, status, locale, "
+    "  created_at, email_sent, crm_synced, dead_lettered "
+    "  FROM xyz_user_states s WHERE "
+    "  ($1 = 'all' OR ($1 IN ('pending','confirmed','disabled') AND "
+    "   s.status = $1) OR ($1 = 'email_sent' AND s.email_sent) OR "
+    "   ($1 = 'crm_synced' AND s.crm_synced) OR ($1 = 'dead' AND "
+    "   s.dead_lettered)) "
+    "  ORDER BY id DESC LIMIT $3::integer "
+    "  OFFSET ($2::integer - 1) * $3::integer) u ON true";
+
+
+char *
+ngx_xyz_account(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_xyz_main_conf_t       *xmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
+
+    if (ngx_strcmp(cmd->name.data, "xyz_confirm") == 0) {
+        clcf->handler = ngx_xyz_confirm_handler;
+
+    } else if (ngx_strcmp(cmd->name.data, "xyz_resend") == 0) {
+        clcf->handler = ngx_xyz_resend_handler;
+
+    } else if (ngx_strcmp(cmd->name.data, "xyz_reset_request") == 0) {
+        clcf->handler = ngx_xyz_mail_request_handler;
+
+    } else if (ngx_strcmp(cmd->name.data, "xyz_reset") == 0) {
+        clcf->handler = ngx_xyz_reset_handler;
+        xmcf->registers++;              /* hashes: needs the thread pool */
+
+    } else {
+        clcf->handler = ngx_xyz_admin_handler;
+    }
+
+    xmcf->accounts++;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_xyz_confirm_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  token;
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ngx_http_arg(r, (u_char *) "token", 5, &token) != NGX_OK) {
+            token.len = 0;
+        }
+
+        /* base64url needs no unescaping; anything else is not a token */
+        return ngx_xyz_confirm_start(r, (char *) token.data, token.len, 1);
+    }
+
+    return ngx_xyz_api_post(r, ngx_xyz_confirm_body);
+}
+
+
+static ngx_int_t
+ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body)
+{
+    const char  *token;
+
+    token = ngx_xyz_json_string(body, "token");
+
+    return ngx_xyz_confirm_start(r, token, token ? ngx_strlen(token) : 0, 0);
+}
+
+
+static ngx_int_t
+ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
+    ngx_uint_t redirect)
+{
+    ngx_int_t           rc;
+    ngx_xyz_acc_ctx_t  *ctx;
+
+    ctx = ngx_xyz_acc_ctx(r, NGX_XYZ_ACC_CONFIRM);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->redirect = redirect;
+
+    if (len == 0 || len > 64) {
+        return ngx_xyz_acc_answer(ctx, NGX_OK, "invalid");
+    }
+
+    ngx_xyz_token_hash(token, len, ctx->hash);
+
+    ctx->values[0] = ctx->hash;
+
+    rc = ngx_xyz_acc_query(ctx, ngx_xyz_confirm_sql, 1,
+                           ngx_xyz_confirm_done);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_xyz_acc_unavailable(r);
+    }
+
+    /* the link is a content handler of its own: hold the request */
+    if (redirect) {
+        r->main->count++;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    if (rc == NGX_OK && PQntuples(res) == 1) {
+        ngx_xyz_acc_finalize(ctx, NGX_OK, PQgetvalue(res, 0, 0));
+        return;
+    }
+
+    ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+}
+
+
+static ngx_int_t
+ngx_xyz_resend_handler(ngx_http_request_t *r)
+{
+    return ngx_xyz_api_post(r, ngx_xyz_resend_body);
+}
+
+
+static ngx_int_t
+ngx_xyz_mail_request_handler(ngx_http_request_t *r)
+{
+    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body);
+}
+
+
+static ngx_int_t
+ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body)
+{
+    return ngx_xyz_mail_request_body(r, body, NGX_XYZ_ACC_RESEND);
+}
+
+
+static ngx_int_t
+ngx_xyz_reset_request_body(ngx_http_request_t *r, yajl_val body)
+{
+    return ngx_xyz_mail_request_body(r, body, NGX_XYZ_ACC_RESET_REQ);
+}
+
+
+static ngx_int_t
+ngx_xyz_mail_request_body(ngx_http_request_t *r, yajl_val body,
+    ngx_uint_t what)
+{
+    size_t                     len;
+    const char                *email, *start;
+    ngx_xyz_acc_ctx_t         *ctx;
+
+    ctx = ngx_xyz_acc_ctx(r, what);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    email = ngx_xyz_json_string(body, "email");
+
+    if (email == NULL
+        || ngx_xyz_email_normalize(email, ngx_strlen(email), ctx->email,
+                                   &start, &len)
+           != 0)
+    {
+        return ngx_xyz_reply_error(r, 422, "invalid_field", "email",
+                                   "email is not a valid address");
+    }
+
+    ctx->client = ngx_xyz_client_key(r);
+    if (ctx->client == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf((u_char *) ctx->key, "%s:%s%Z",
+                ctx->what == NGX_XYZ_ACC_RESEND ? "resend" : "reset",
+                ctx->email);
+    ngx_sprintf((u_char *) ctx->cooldown, "%T seconds%Z",
+                ctx->xmcf->mail_cooldown);
+    ngx_sprintf((u_char *) ctx->per_hour, "%ui%Z", ctx->xmcf->mail_per_hour);
+
+    ctx->values[0] = ctx->key;
+    ctx->values[1] = ctx->cooldown;
+    ctx->values[2] = (char *) ctx->client->data;
+    ctx->values[3] = ctx->per_hour;
+
+    if (ngx_xyz_acc_query(ctx, ngx_xyz_allowed_sql, 4,
+                          ngx_xyz_mail_request_allowed)
+        != NGX_DONE)
+    {
+        return ngx_xyz_acc_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_mail_request_allowed(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    char                *wait;
+    ngx_int_t            n;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (rc != NGX_OK || PQntuples(res) != 1) {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+        return;
+    }
+
+    n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+
+    if (n > 0) {
+        /* this client asks too often, whatever the address */
+        wait = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 1);
+        if (wait) {
+            ngx_sprintf((u_char *) wait, "%i%Z", n);
+            (void) ngx_xyz_add_header(r, "Retry-After", wait);
+        }
+
+        ngx_xyz_acc_finalize(ctx, 429, NULL);
+        return;
+    }
+
+    if (n != 0) {
+        /* within the address's cooldown: the same answer, no mail */
+        ngx_xyz_acc_finalize(ctx, NGX_OK, NULL);
+        return;
+    }
+
+    ngx_xyz_token_new(ctx->token, ctx->hash);
+
+    ngx_sprintf((u_char *) ctx->ttl, "%T seconds%Z",
+                ctx->what == NGX_XYZ_ACC_RESEND ? ctx->xmcf->confirm_ttl
+                                                : ctx->xmcf->reset_ttl);
+    ngx_sprintf((u_char *) ctx->lease, "%M milliseconds%Z",
+                ctx->xmcf->outbox.lease);
+
+    ctx->values[0] = ctx->email;
+    ctx->values[1] = ctx->token;
+    ctx->values[2] = ctx->hash;
+    ctx->values[3] = ctx->ttl;
+    ctx->values[4] = ctx->lease;
+
+    if (ngx_xyz_acc_query(ctx, ctx->what == NGX_XYZ_ACC_RESEND
+                               ? ngx_xyz_resend_sql : ngx_xyz_reset_req_sql,
+                          5, ngx_xyz_mail_request_done)
+        != NGX_DONE)
+    {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+    }
+}
+
+
+static void
+ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    if (rc != NGX_OK) {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+        return;
+    }
+
+    sodium_memzero(ctx->token, sizeof(ctx->token));
+
+    /* rows for a known address go to the relay; none for others */
+    ngx_xyz_outbox_publish_result(res, 1, ctx->request->connection->log);
+
+    ngx_xyz_acc_finalize(ctx, NGX_OK, NULL);
+}
+
+
+static ngx_int_t
+ngx_xyz_reset_handler(ngx_http_request_t *r)
+{
+    return ngx_xyz_api_post(r, ngx_xyz_reset_body);
+}
+
+
+static ngx_int_t
+ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
+{
+    long                  n;
+    size_t                len;
+    ngx_int_t             rc;
+    const char           *token, *password;
+    ngx_xyz_acc_ctx_t    *ctx;
+    ngx_xyz_main_conf_t  *xmcf;
+
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    token = ngx_xyz_json_string(body, "token");
+    password = ngx_xyz_json_string(body, "password");
+
+    if (token == NULL || ngx_strlen(token) == 0 || ngx_strlen(token) > 64) {
+        return ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "invalid_token",
+                                   "token", "this link is not valid");
+    }
+
+    if (password == NULL) {
+        return ngx_xyz_reply_error(r, 422, "missing_field", "password",
+                                   "password is required");
+    }
+
+    len = ngx_strlen(password);
+    n = ngx_xyz_utf8_printable_length(password, len);
+
+    if (n < 0 || (ngx_uint_t) n < xmcf->password_min
+        || (ngx_uint_t) n > xmcf->password_max)
+    {
+        return ngx_xyz_reply_error(r, 422, "invalid_field", "password",
+                                   "the password is too short, too long "
+                                   "or has control characters");
+    }
+
+    if (ngx_xyz_password_common(xmcf, password, len)) {
+        return ngx_xyz_reply_error(r, 422, "common_password", "password",
+                                   "this password is too common; choose "
+                                   "another");
+    }
+
+    ctx = ngx_xyz_acc_ctx(r, NGX_XYZ_ACC_RESET);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_xyz_token_hash(token, ngx_strlen(token), ctx->hash);
+
+    ctx->password = ngx_pnalloc(r->pool, len + 1);
+    if (ctx->password == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->password, password, len + 1);
+    ctx->password_len = len;
+
+    ctx->job.password = ctx->password;
+    ctx->job.password_len = len;
+    ctx->job.opslimit = xmcf->argon2_t;
+    ctx->job.memlimit = xmcf->argon2_m * 1024;
+
+    rc = ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
+                           ngx_xyz_reset_hashed);
+
+    if (rc != NGX_OK) {
+        return ngx_xyz_acc_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_reset_hashed(ngx_http_request_t *r)
+{
+    ngx_xyz_acc_ctx_t  *ctx;
+
+    ctx = ngx_xyz_ctx_data(r);
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    sodium_memzero(ctx->password, ctx->password_len);
+
+    if (ctx->job.rc != 0) {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+        return;
+    }
+
+    ctx->values[0] = ctx->hash;
+    ctx->values[1] = ctx->job.hash;
+
+    if (ngx_xyz_acc_query(ctx, ngx_xyz_reset_sql, 2, ngx_xyz_reset_done)
+        != NGX_DONE)
+    {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+    }
+}
+
+
+static void
+ngx_xyz_reset_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    if (rc == NGX_OK && PQntuples(res) == 1) {
+        ngx_xyz_acc_finalize(ctx, NGX_OK, PQgetvalue(res, 0, 0));
+        return;
+    }
+
+    ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+}
+
+
+static ngx_int_t
+ngx_xyz_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t           rc, page, per_page;
+    ngx_str_t           state, arg;
+    ngx_xyz_acc_ctx_t  *ctx;
+
+    static ngx_str_t  states[] = {
+        ngx_string("all"), ngx_string("pending"), ngx_string("confirmed"),
+        ngx_string("disabled"), ngx_string("email_sent"),
+        ngx_string("crm_synced"), ngx_string("dead"), ngx_null_string
+    };
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        (void) ngx_xyz_add_header(r, "Allow", "GET");
+        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "method_not_allowed", NULL, "use GET");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* the location must be behind "xyz_auth on; xyz_auth_role admin;";
+     * this checks it again, in case it is not */
+
+    if (ngx_xyz_auth_claims(r) == NULL
+        || ngx_strcmp(ngx_xyz_auth_claims(r)->role, "admin") != 0)
+    {
+        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "forbidden", NULL,
+                                   "this list is for administrators");
+    }
+
+    if (ngx_http_arg(r, (u_char *) "state", 5, &state) != NGX_OK) {
+        ngx_str_set(&state, "all");
+    }
+
+    for (rc = 0; states[rc].len; rc++) {
+        if (states[rc].len == state.len
+            && ngx_strncmp(states[rc].data, state.data, state.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (states[rc].len == 0) {
+        return ngx_xyz_reply_error(r, 422, "invalid_field", "state",
+                                   "state is one of all, pending, "
+                                   "confirmed, disabled, email_sent, "
+                                   "crm_synced, dead");
+    }
+
+    page = 1;
+    per_page = 50;
+
+    if (ngx_http_arg(r, (u_char *) "page", 4, &arg) == NGX_OK) {
+        page = ngx_atoi(arg.data, arg.len);
+    }
+
+    if (ngx_http_arg(r, (u_char *) "per_page", 8, &arg) == NGX_OK) {
+        per_page = ngx_atoi(arg.data, arg.len);
+    }
+
+    if (page < 1 || page > 100000 || per_page < 1 || per_page > 500) {
+        return ngx_xyz_reply_error(r, 422, "invalid_field", "page",
+                                   "page from 1, per_page from 1 to 500");
+    }
+
+    ctx = ngx_xyz_acc_ctx(r, NGX_XYZ_ACC_CONFIRM);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf((u_char *) ctx->key, "%V%Z", &states[rc]);
+    ngx_sprintf((u_char *) ctx->ttl, "%i%Z", page);
+    ngx_sprintf((u_char *) ctx->lease, "%i%Z", per_page);
+
+    ctx->values[0] = ctx->key;
+    ctx->values[1] = ctx->ttl;
+    ctx->values[2] = ctx->lease;
+
+    if (ngx_xyz_acc_query(ctx, ngx_xyz_admin_sql, 3, ngx_xyz_admin_done)
+        != NGX_DONE)
+    {
+        return ngx_xyz_acc_unavailable(r);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    ngx_str_t            body;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    if (rc != NGX_OK || PQntuples(res) != 1) {
+        ngx_http_finalize_request(r, ngx_xyz_acc_unavailable(r));
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    body.len = PQgetlength(res, 0, 0) + 1;
+    body.data = ngx_pnalloc(r->pool, body.len);
+
+    if (body.data == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+
+    } else {
+        ngx_memcpy(body.data, PQgetvalue(res, 0, 0), body.len - 1);
+        body.data[body.len - 1] = '\n';
+        ngx_http_finalize_request(r, ngx_xyz_reply_json(r, NGX_HTTP_OK,
+                                                        &body));
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_xyz_acc_ctx_t *
+ngx_xyz_acc_ctx(ngx_http_request_t *r, ngx_uint_t what)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_xyz_acc_ctx_t   *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_acc_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL) {
+        return NULL;
+    }
+
+    ctx->request = r;
+    ctx->xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+    ctx->what = what;
+
+    cln->handler = ngx_xyz_acc_cleanup;
+    cln->data = ctx;
+
+    if (ngx_xyz_ctx_set_data(r, ctx) != NGX_OK) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql, int n,
+    ngx_xyz_pg_handler_pt handler)
+{
+    ngx_memzero(&ctx->query, sizeof(ngx_xyz_pg_query_t));
+
+    ctx->query.sql = sql;
+    ctx->query.nparams = n;
+    ctx->query.values = ctx->values;
+    ctx->query.handler = handler;
+    ctx->query.data = ctx;
+    ctx->query.log = ctx->request->connection->log;
+
+    /* NGX_DONE: the handler will be called; NGX_DECLINED: it will not */
+    if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The answers.  rc is NGX_OK (accepted, or for confirm and reset the
+ * result from PostgreSQL: "ok", "used", "expired", "invalid"), NGX_ERROR
+ * (unavailable) or 429.
+ */
+
+static void
+ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
+    const char *result)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_finalize_request(r, ngx_xyz_acc_answer(ctx, rc, result));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
+{
+    u_char              *loc;
+    ngx_str_t            body;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (rc == NGX_ERROR) {
+        return ngx_xyz_acc_unavailable(r);
+    }
+
+    if (rc == 429) {
+        return ngx_xyz_reply_error(r, 429, "too_many_requests", NULL,
+                                   "too many requests from this address; "
+                                   "wait before trying again");
+    }
+
+    if (ctx->what == NGX_XYZ_ACC_RESEND || ctx->what == NGX_XYZ_ACC_RESET_REQ)
+    {
+        return ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
+                                  &ngx_xyz_acc_accepted);
+    }
+
+    if (result == NULL) {
+        result = "invalid";
+    }
+
+    if (ctx->redirect) {
+        /* the link from the email: a page for people */
+
+        loc = ngx_pnalloc(r->pool, ctx->xmcf->confirm_page.len + 32);
+        if (loc == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(loc, "%V?result=%s%Z", &ctx->xmcf->confirm_page, result);
+
+        if (ngx_xyz_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
+        if (r->headers_out.location == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.location->hash = 1;
+        ngx_str_set(&r->headers_out.location->key, "Location");
+        r->headers_out.location->value.data = loc;
+        r->headers_out.location->value.len = ngx_strlen(loc);
+
+        return NGX_HTTP_SEE_OTHER;
+    }
+
+    if (ngx_strcmp(result, "ok") == 0) {
+        if (ctx->what == NGX_XYZ_ACC_CONFIRM) {
+            ngx_str_set(&body, "{\"status\":\"confirmed\"}\n");
+
+        } else {
+            ngx_str_set(&body, "{\"status\":\"password_changed\"}\n");
+        }
+
+        return ngx_xyz_reply_json(r, NGX_HTTP_OK, &body);
+    }
+
+    if (ngx_strcmp(result, "used") == 0) {
+        return ngx_xyz_reply_error(r, 410, "token_used", "token",
+                                   "this link was already used");
+    }
+
+    if (ngx_strcmp(result, "expired") == 0) {
+        return ngx_xyz_reply_error(r, 410, "token_expired", "token",
+                                   "this link has expired; ask for a new "
+                                   "one");
+    }
+
+    return ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "invalid_token",
+                               "token", "this link is not valid");
+}
+
+
+static ngx_int_t
+ngx_xyz_acc_unavailable(ngx_http_request_t *r)
+{
+    return ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                        "unavailable; try again shortly");
+}
+
+
+static void
+ngx_xyz_acc_cleanup(void *data)
+{
+    ngx_xyz_acc_ctx_t *ctx = data;
+
+    ngx_xyz_pg_cancel(&ctx->query);
+
+    if (ctx->password) {
+        sodium_memzero(ctx->password, ctx->password_len);
+    }
+}

@@ -1,0 +1,370 @@
+
+/*
+ * Copyright (C) the XYZ sign-up authors
+ *
+ * What the account locations share: a POST with a small JSON body from
+ * this site (method, type, size and Origin checked, the body parsed), the
+ * client address for throttles, tokens and their hashes, and handing a
+ * query's outbox rows to the relay.
+ */
+
+
+#include "ngx_xyz_module.h"
+#include "ngx_xyz_csrf.h"
+
+#include <sodium.h>
+
+
+typedef struct {
+    ngx_xyz_api_pt           handler;
+} ngx_xyz_api_ctx_t;
+
+
+static void ngx_xyz_api_body(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler)
+{
+    ngx_int_t            rc;
+    ngx_xyz_loc_conf_t  *xlcf;
+    ngx_xyz_api_ctx_t   *ctx;
+
+    if (r->method != NGX_HTTP_POST) {
+        if (ngx_xyz_add_header(r, "Allow", "POST") != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "method_not_allowed", NULL, "use POST");
+    }
+
+    if (!ngx_xyz_json_type(r)) {
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "unsupported_media_type", NULL,
+                                   "send the body as application/json");
+    }
+
+    if (!ngx_xyz_same_origin(r, 1)) {
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
+                                   NULL, "the request does not come from "
+                                         "this site");
+    }
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+
+    if (r->headers_in.content_length_n > (off_t) xlcf->body_max_size) {
+        ngx_http_discard_request_body(r);
+        r->keepalive = 0;
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                   "body_too_large", NULL,
+                                   "the request body is too large");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->handler = handler;
+
+    if (ngx_xyz_ctx_set_data(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_xyz_api_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_api_body(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_str_t            body;
+    yajl_val             root;
+    ngx_pool_cleanup_t  *cln;
+    ngx_xyz_loc_conf_t  *xlcf;
+    ngx_xyz_api_ctx_t   *ctx;
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+    ctx = ngx_xyz_ctx_data(r);
+
+    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                "body_too_large", NULL,
+                                "the request body is too large"));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    root = body.len ? yajl_tree_parse((char *) body.data, NULL, 0) : NULL;
+
+    if (body.len) {
+        sodium_memzero(body.data, body.len);
+    }
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        if (root) {
+            yajl_tree_free(root);
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "malformed_json",
+                                NULL, "the request body must be a JSON "
+                                      "object"));
+        return;
+    }
+
+    /* the tree holds passwords: freed (not wiped: yajl owns it) with the
+     * request whatever the handler does */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        yajl_tree_free(root);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = (ngx_pool_cleanup_pt) yajl_tree_free;
+    cln->data = root;
+
+    rc = ctx->handler(r, root);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+ngx_int_t
+ngx_xyz_json_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *type;
+
+    static u_char  json[] = "application/json";
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+
+    if (type->len < sizeof(json) - 1
+        || ngx_strncasecmp(type->data, json, sizeof(json) - 1) != 0)
+    {
+        return 0;
+    }
+
+    /* "application/json" alone or followed by parameters */
+
+    p = type->data + sizeof(json) - 1;
+    last = type->data + type->len;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    return p == last || *p == ';';
+}
+
+
+/*
+ * CSRF: a browser sends Origin with every cross-site POST; it must be this
+ * site (the public URL, or the scheme and Host the request came to).  A
+ * request without Origin or Referer comes from a program, not a page, and
+ * is allowed when allow_absent: such clients cannot ride a visitor's
+ * cookie.
+ */
+
+ngx_int_t
+ngx_xyz_same_origin(ngx_http_request_t *r, ngx_uint_t allow_absent)
+{
+    u_char               *p;
+    ngx_str_t             origin, referer;
+    const char           *allowed[2];
+    ngx_uint_t            n;
+    ngx_list_part_t      *part;
+    ngx_table_elt_t      *h;
+    ngx_xyz_main_conf_t  *xmcf;
+    char                  own[512];
+
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    ngx_str_null(&origin);
+    ngx_str_null(&referer);
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (n = 0; /* void */; n++) {
+        if (n >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            n = 0;
+        }
+
+        if (h[n].key.len == 6
+            && ngx_strncasecmp(h[n].key.data, (u_char *) "Origin", 6) == 0)
+        {
+            origin = h[n].value;
+
+        } else if (h[n].key.len == 7
+                   && ngx_strncasecmp(h[n].key.data, (u_char *) "Referer", 7)
+                      == 0)
+        {
+            referer = h[n].value;
+        }
+    }
+
+    n = 0;
+
+    if (xmcf->origin.len) {
+        allowed[n++] = (char *) xmcf->origin.data;
+    }
+
+    if (r->headers_in.host && r->headers_in.host->value.len < 400) {
+        p = ngx_sprintf((u_char *) own, "%s://%V%Z",
+#if (NGX_HTTP_SSL)
+                        r->connection->ssl ? "https" : "http",
+#else
+                        "http",
+#endif
+                        &r->headers_in.host->value);
+        (void) p;
+        allowed[n++] = own;
+    }
+
+    return ngx_xyz_origin_allowed((char *) origin.data, origin.len,
+                                  (char *) referer.data, referer.len,
+                                  allowed, n, (int) allow_absent);
+}
+
+
+ngx_str_t *
+ngx_xyz_client_key(ngx_http_request_t *r)
+{
+    ngx_str_t  *key;
+
+    key = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (key == NULL) {
+        return NULL;
+    }
+
+    key->data = ngx_pnalloc(r->pool, r->connection->addr_text.len + 1);
+    if (key->data == NULL) {
+        return NULL;
+    }
+
+    key->len = ngx_sprintf(key->data, "%V%Z", &r->connection->addr_text)
+               - key->data - 1;
+
+    return key;
+}
+
+
+/*
+ * A token for a link: 256 random bits, base64url (43 characters), and the
+ * "\x..." hex of its SHA-256 for PostgreSQL.  token takes 64 bytes,
+ * hash 2 + 64 + 1.
+ */
+
+void
+ngx_xyz_token_new(char *token, char *hash)
+{
+    u_char  raw[32];
+
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(token, 64, raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+
+    ngx_xyz_token_hash(token, ngx_strlen(token), hash);
+}
+
+
+void
+ngx_xyz_token_hash(const char *token, size_t len, char *hash)
+{
+    u_char  digest[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(digest, (u_char *) token, len);
+
+    hash[0] = '\\';
+    hash[1] = 'x';
+    sodium_bin2hex(hash + 2, 2 * sizeof(digest) + 1, digest, sizeof(digest));
+}
+
+
+ngx_xyz_req_ctx_t *
+ngx_xyz_ctx(ngx_http_request_t *r)
+{
+    ngx_xyz_req_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_req_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_xyz_module);
+    }
+
+    return ctx;
+}
+
+
+void *
+ngx_xyz_ctx_data(ngx_http_request_t *r)
+{
+    ngx_xyz_req_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+
+    return ctx ? ctx->data : NULL;
+}
+
+
+ngx_int_t
+ngx_xyz_ctx_set_data(ngx_http_request_t *r, void *data)
+{
+    ngx_xyz_req_ctx_t  *ctx;
+
+    ctx = ngx_xyz_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->data = data;
+
+    return NGX_OK;
+}
