@@ -153,9 +153,11 @@ AS $$
 $$;
 
 -- Records a login's outcome.  A failure counts against the account and
--- the client; from the third in a row each waits twice as long (2 s, 4 s,
--- ... at most 15 minutes).  A success clears the account's count.  A new
--- hash (the parameters changed) replaces the stored one.
+-- the client address; from the third failure in a row on an account (the
+-- tenth from one client, which may be many people behind one address)
+-- each further attempt waits twice as long: 2 s, 4 s, ... at most 15
+-- minutes.  A success clears the account's count.  A new hash (the
+-- parameters changed) replaces the stored one.
 CREATE FUNCTION xyz_login_end(p_email_normalized text, p_client text,
                               p_ok boolean, p_new_hash text)
 RETURNS void
@@ -163,6 +165,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     k  text;
+    n  integer;
 BEGIN
     IF p_ok THEN
         DELETE FROM login_throttle
@@ -179,6 +182,8 @@ BEGIN
     FOREACH k IN ARRAY ARRAY['account:' || p_email_normalized,
                              'client:' || p_client]
     LOOP
+        n := CASE WHEN k LIKE 'client:%' THEN 10 ELSE 3 END;
+
         INSERT INTO login_throttle AS t (key, failures, locked_until)
         VALUES (k, 1, now())
         ON CONFLICT (key) DO UPDATE
@@ -186,9 +191,9 @@ BEGIN
                                THEN 1 ELSE t.failures + 1 END,
                locked_until = CASE
                    WHEN t.updated_at >= now() - interval '1 hour'
-                        AND t.failures + 1 >= 3
+                        AND t.failures + 1 >= n
                    THEN now() + make_interval(secs => least(900,
-                                    power(2, t.failures + 1 - 2)))
+                                    power(2, t.failures + 2 - n)))
                    ELSE now() END,
                updated_at = now();
     END LOOP;

@@ -17,7 +17,7 @@ use Time::HiRes ();
 
 our @EXPORT = qw(
     run_id register_json psql pg_stop pg_start pg_start_in
-    bg_register bg_wait port start_instance stop_instance register_now
+    bg_register bg_wait port start_instance stop_instance register_now api
 );
 
 my $root = $ENV{XYZ_ROOT} or die "XYZ_ROOT is not set; run the suites "
@@ -72,6 +72,26 @@ sub pg_start_in {
     }
     push @XyzTest::children, $pid;
     return $pid;
+}
+
+# one request to the nginx of the running block: api(METHOD, PATH, BODY,
+# HEADERS) with BODY a hash (sent as JSON), a string or undef; returns
+# (status, headers hash, body, decoded JSON or undef)
+sub api {
+    my ($method, $path, $body, $headers) = @_;
+    require HTTP::Tiny;
+    my %h = %{ $headers || {} };
+    my %opt = (headers => \%h);
+    if (ref $body) {
+        $h{'Content-Type'} //= 'application/json';
+        $opt{content} = JSON::PP->new->encode($body);
+    } elsif (defined $body) {
+        $opt{content} = $body;
+    }
+    my $res = HTTP::Tiny->new(timeout => 30, max_redirect => 0)
+        ->request($method, 'http://127.0.0.1:' . port() . $path, \%opt);
+    my $json = eval { JSON::PP->new->utf8->decode($res->{content}) };
+    return ($res->{status}, $res->{headers}, $res->{content}, $json);
 }
 
 # one registration, sent now to the nginx of the running block; returns
