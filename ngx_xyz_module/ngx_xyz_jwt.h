@@ -95,12 +95,14 @@ int ngx_xyz_jwt_sign(const ngx_xyz_jwt_claims_t *c,
  * Verifies a token against the keys and the time now (seconds since the
  * epoch).  In order: three parts, no more, each of base64url without
  * padding; the header a JSON object with "alg" exactly "HS256", "typ"
- * "JWT" when present, no "crit", and a "kid" naming one of keys[]; the
- * signature, compared in constant time; then the payload's claims, as
- * ngx_xyz_jwt_sign() writes them (other members are ignored); "exp" must
- * be later than now - NGX_XYZ_JWT_LEEWAY, "iat" no later than now +
- * NGX_XYZ_JWT_LEEWAY.  Duplicate member names make a token malformed.
- * Nothing of the payload is read before its signature has been checked.
+ * "JWT" (any case) when present, no "crit", and a "kid" naming one of
+ * keys[]; the signature, compared in constant time; then the payload's
+ * claims, as ngx_xyz_jwt_sign() writes them (other members are ignored);
+ * "exp" must be later than now - NGX_XYZ_JWT_LEEWAY, "iat" no later than
+ * now + NGX_XYZ_JWT_LEEWAY.  Duplicate member names make a token
+ * malformed.  Nothing of the payload is read before its signature has
+ * been checked.  The caller still compares "ver" with the user's current
+ * token version.
  *
  * Returns 0 and fills c (kid included), or one of the negative
  * NGX_XYZ_JWT_E* codes, c then zeroed.

@@ -49,6 +49,8 @@ static char *ngx_xyz_dispatch_init(ngx_conf_t *cf,
     ngx_xyz_main_conf_t *xmcf);
 static char *ngx_xyz_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_xyz_register_pages(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_xyz_accounts_init(ngx_conf_t *cf,
     ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
@@ -448,6 +450,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_xyz_main_conf_t, confirm_page),
+      NULL },
+
+    { ngx_string("xyz_register_pages"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_register_pages,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("xyz_password_blocklist"),
@@ -1502,6 +1511,27 @@ ngx_xyz_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_xyz_register_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (value[1].data[0] != '/' || value[2].data[0] != '/') {
+        return "takes two paths on this site: the sign-up page and the "
+               "page that follows a registration";
+    }
+
+    xmcf->register_page = value[1];
+    xmcf->register_done_page = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 {
     char       origin[512];
@@ -1515,6 +1545,14 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 
     if (xmcf->confirm_page.len == 0) {
         ngx_str_set(&xmcf->confirm_page, "/confirmed.html");
+    }
+
+    if (xmcf->register_page.len == 0) {
+        ngx_str_set(&xmcf->register_page, "/");
+    }
+
+    if (xmcf->register_done_page.len == 0) {
+        ngx_str_set(&xmcf->register_done_page, "/check-email.html");
     }
 
     if (xmcf->dispatch.public_url.len) {

@@ -65,6 +65,8 @@ typedef struct {
     time_t                   mail_cooldown;
     ngx_uint_t               mail_per_hour;
     ngx_str_t                confirm_page;
+    ngx_str_t                register_page;
+    ngx_str_t                register_done_page;
     ngx_str_t                blocklist_file;
     ngx_xyz_blocklist_t     *blocklist;
 

@@ -40,7 +40,9 @@ static void ngx_xyz_register_hashed(ngx_http_request_t *r);
 static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_register_cleanup(void *data);
-static ngx_int_t ngx_xyz_register_json_type(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_register_form(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_register_redirect(ngx_http_request_t *r,
+    const char *code, const char *field);
 static ngx_int_t ngx_xyz_register_reject(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *field,
     const char *message);
@@ -92,12 +94,31 @@ ngx_xyz_register_handler(ngx_http_request_t *r)
                                    "use POST to register");
     }
 
-    if (!ngx_xyz_register_json_type(r)) {
+    if (!ngx_xyz_json_type(r) && !ngx_xyz_register_form(r)) {
         ngx_http_discard_request_body(r);
 
         return ngx_xyz_register_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                    "unsupported_media_type", NULL,
                                    "send the body as application/json");
+    }
+
+    /* the sign-up page's plain form works without JavaScript; a browser
+     * always says where a form comes from */
+
+    if (ngx_xyz_register_form(r) && !ngx_xyz_same_origin(r, 0)) {
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
+                                   NULL, "the form does not come from this "
+                                         "site");
+    }
+
+    if (ngx_xyz_json_type(r) && !ngx_xyz_same_origin(r, 1)) {
+        ngx_http_discard_request_body(r);
+
+        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
+                                   NULL, "the request does not come from "
+                                         "this site");
     }
 
     xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
@@ -161,6 +182,29 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->xmcf = xmcf;
+
+    if (ngx_xyz_register_form(r)) {
+        u_char  *json;
+        int      n;
+
+        json = ngx_pnalloc(r->pool, 6 * body.len + 64);
+        n = json ? ngx_xyz_register_form_to_json((char *) body.data,
+                                                 body.len, (char *) json,
+                                                 6 * body.len + 64)
+                 : -1;
+
+        if (n < 0) {
+            ngx_http_finalize_request(r,
+                ngx_xyz_register_reject(r, NGX_HTTP_BAD_REQUEST,
+                                        "malformed_form", NULL,
+                                        "the form could not be read"));
+            return;
+        }
+
+        sodium_memzero(body.data, body.len);
+        body.data = json;
+        body.len = n;
+    }
 
     if (ngx_xyz_register_input_parse((char *) body.data, body.len,
                                      xmcf->password_min, xmcf->password_max,
@@ -341,9 +385,10 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
         ngx_xyz_outbox_publish_result(res, 1, c->log);
 
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
-                               &ngx_xyz_register_accepted));
+        ngx_http_finalize_request(r, ngx_xyz_register_form(r)
+            ? ngx_xyz_register_redirect(r, NULL, NULL)
+            : ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
+                                 &ngx_xyz_register_accepted));
 
     } else if (rc == NGX_ERROR && res != NULL) {
         /* the server refused the statement: a bug, not an outage */
@@ -380,6 +425,10 @@ ngx_xyz_register_reject(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_REJECTED, 1);
 
+    if (ngx_xyz_register_form(r) && status != NGX_HTTP_NOT_ALLOWED) {
+        return ngx_xyz_register_redirect(r, code, field);
+    }
+
     return ngx_xyz_reply_error(r, status, code, field, message);
 }
 
@@ -389,17 +438,20 @@ ngx_xyz_register_unavailable(ngx_http_request_t *r, const char *message)
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_UNAVAILABLE, 1);
 
+    if (ngx_xyz_register_form(r)) {
+        return ngx_xyz_register_redirect(r, "unavailable", NULL);
+    }
+
     return ngx_xyz_reply_unavailable(r, message);
 }
 
 
 static ngx_int_t
-ngx_xyz_register_json_type(ngx_http_request_t *r)
+ngx_xyz_register_form(ngx_http_request_t *r)
 {
-    u_char     *p, *last;
     ngx_str_t  *type;
 
-    static u_char  json[] = "application/json";
+    static u_char  form[] = "application/x-www-form-urlencoded";
 
     if (r->headers_in.content_type == NULL) {
         return 0;
@@ -407,20 +459,55 @@ ngx_xyz_register_json_type(ngx_http_request_t *r)
 
     type = &r->headers_in.content_type->value;
 
-    if (type->len < sizeof(json) - 1
-        || ngx_strncasecmp(type->data, json, sizeof(json) - 1) != 0)
-    {
-        return 0;
+    return type->len >= sizeof(form) - 1
+           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
+           && (type->len == sizeof(form) - 1
+               || type->data[sizeof(form) - 1] == ';');
+}
+
+
+/*
+ * The answer to a form post: 303 to the page that says what happens next,
+ * or back to the sign-up page with the error for it to show.
+ */
+
+static ngx_int_t
+ngx_xyz_register_redirect(ngx_http_request_t *r, const char *code,
+    const char *field)
+{
+    u_char               *loc, *p;
+    size_t                len;
+    ngx_xyz_main_conf_t  *xmcf;
+
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    len = xmcf->register_page.len + xmcf->register_done_page.len + 128;
+
+    loc = ngx_pnalloc(r->pool, len);
+    if (loc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* "application/json" alone or followed by parameters */
+    if (code == NULL) {
+        p = ngx_sprintf(loc, "%V%Z", &xmcf->register_done_page);
 
-    p = type->data + sizeof(json) - 1;
-    last = type->data + type->len;
-
-    while (p < last && *p == ' ') {
-        p++;
+    } else {
+        /* codes and field names are ours: letters and underscores only */
+        p = ngx_sprintf(loc, "%V?error=%s%s%s%Z", &xmcf->register_page, code,
+                        field ? "&field=" : "", field ? field : "");
     }
 
-    return p == last || *p == ';';
+    (void) p;
+
+    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
+    if (r->headers_out.location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.location->hash = 1;
+    ngx_str_set(&r->headers_out.location->key, "Location");
+    r->headers_out.location->value.data = loc;
+    r->headers_out.location->value.len = ngx_strlen(loc);
+
+    return NGX_HTTP_SEE_OTHER;
 }

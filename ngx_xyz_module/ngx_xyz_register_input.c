@@ -5,6 +5,7 @@
 
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -281,6 +282,176 @@ ngx_xyz_input_fail(ngx_xyz_input_error_t *err, int status, const char *code,
     err->code = code;
     err->field = field;
     err->message = message;
+
+    return -1;
+}
+
+
+static int
+ngx_xyz_form_hex(int ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+
+    ch |= 0x20;
+
+    return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
+}
+
+
+/* decodes %XX and "+" of one form component in place; returns its length */
+
+static long
+ngx_xyz_form_decode(char *s, size_t len)
+{
+    int     h, l;
+    size_t  i, n;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (s[i] == '+') {
+            s[n++] = ' ';
+
+        } else if (s[i] == '%') {
+            if (i + 2 >= len) {
+                return -1;
+            }
+
+            h = ngx_xyz_form_hex((unsigned char) s[i + 1]);
+            l = ngx_xyz_form_hex((unsigned char) s[i + 2]);
+
+            if (h < 0 || l < 0) {
+                return -1;
+            }
+
+            s[n++] = (char) (h * 16 + l);
+            i += 2;
+
+        } else {
+            s[n++] = s[i];
+        }
+    }
+
+    return (long) n;
+}
+
+
+int
+ngx_xyz_register_form_to_json(const char *form, size_t len, char *out,
+    size_t size)
+{
+    char          *copy, *p, *end, *amp, *eq, *o, *last;
+    long           klen, vlen;
+    size_t         i;
+    unsigned char  ch;
+    int            first;
+
+    static const char  *known[] = { "email", "password", "name", "locale",
+                                    NULL };
+    static const char   hex[] = "0123456789abcdef";
+
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        return -1;
+    }
+
+    memcpy(copy, form, len);
+    copy[len] = '\0';
+
+    o = out;
+    last = out + size;
+    first = 1;
+
+    if (last - o < 2) {
+        goto failed;
+    }
+
+    *o++ = '{';
+
+    for (p = copy, end = copy + len; p < end; p = amp + 1) {
+        amp = memchr(p, '&', end - p);
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        eq = memchr(p, '=', amp - p);
+        if (eq == NULL) {
+            eq = amp;
+        }
+
+        klen = ngx_xyz_form_decode(p, eq - p);
+        vlen = (eq < amp) ? ngx_xyz_form_decode(eq + 1, amp - eq - 1) : 0;
+
+        if (klen < 0 || vlen < 0) {
+            goto failed;
+        }
+
+        p[klen] = '\0';
+
+        if (strcmp(p, "marketing_consent") == 0) {
+            if (last - o < 32) {
+                goto failed;
+            }
+
+            o += sprintf(o, "%s\"marketing_consent\":true", first ? "" : ",");
+            first = 0;
+            continue;
+        }
+
+        for (i = 0; known[i]; i++) {
+            if (strcmp(p, known[i]) == 0) {
+                break;
+            }
+        }
+
+        if (known[i] == NULL) {
+            continue;
+        }
+
+        if ((size_t) (last - o) < strlen(known[i]) + 6 * (size_t) vlen + 8) {
+            goto failed;
+        }
+
+        o += sprintf(o, "%s\"%s\":\"", first ? "" : ",", known[i]);
+        first = 0;
+
+        for (i = 0; i < (size_t) vlen; i++) {
+            ch = (unsigned char) eq[1 + i];
+
+            if (ch == '"' || ch == '\\') {
+                *o++ = '\\';
+                *o++ = (char) ch;
+
+            } else if (ch < 0x20 || ch == 0x7f) {
+                *o++ = '\\';
+                *o++ = 'u';
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[ch >> 4];
+                *o++ = hex[ch & 0xf];
+
+            } else {
+                *o++ = (char) ch;
+            }
+        }
+
+        *o++ = '"';
+    }
+
+    if (last - o < 2) {
+        goto failed;
+    }
+
+    *o++ = '}';
+    *o = '\0';
+
+    free(copy);
+
+    return (int) (o - out);
+
+failed:
+
+    free(copy);
 
     return -1;
 }

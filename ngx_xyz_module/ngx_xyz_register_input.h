@@ -51,4 +51,15 @@ int ngx_xyz_register_input_parse(const char *buf, size_t len,
     ngx_xyz_input_error_t *err);
 
 
+/*
+ * Turns a form post (application/x-www-form-urlencoded) of the sign-up
+ * page into the JSON body the parser takes: the fields it knows, decoded;
+ * "marketing_consent" present (a ticked box) means true.  Other fields
+ * (buttons) are dropped.  Writes NUL-terminated JSON to out; returns its
+ * length, or -1 when the form is malformed or out is too small.
+ */
+int ngx_xyz_register_form_to_json(const char *form, size_t len, char *out,
+    size_t size);
+
+
 #endif /* _NGX_XYZ_REGISTER_INPUT_H_INCLUDED_ */

@@ -75,6 +75,8 @@ is(psql("SELECT string_agg(kind || ':' || (payload->>'type'), ',' ORDER BY id) F
 
 is(psql("SELECT count(*) FROM users WHERE email_normalized LIKE '%-bad-$run\@example.com'"),
    0, 'refused requests store nothing');
+is(psql("SELECT name || '|' || marketing_consent FROM users WHERE email_normalized = 'form-$run\@example.com'"),
+   'Ana Pérez|true', 'the form post stored the decoded name and the ticked consent');
 
 __DATA__
 
@@ -124,11 +126,11 @@ Content-Type: application/json; charset=utf-8
 
 
 
-=== TEST 4: a form post is refused with 415
+=== TEST 4: a body neither JSON nor a form is refused with 415
 --- request eval
 "POST /api/register\nemail=x-bad-$::run%40example.com&password=correct+horse+battery&name=A"
 --- more_headers
-Content-Type: application/x-www-form-urlencoded
+Content-Type: text/plain
 --- error_code: 415
 --- response_body
 {"error":"unsupported_media_type","message":"send the body as application/json"}
@@ -264,3 +266,21 @@ my $body = XyzTest::register_json(email => "chunk-bad-$::run\@example.com", name
  . sprintf("%x\r\n%s\r\n0\r\n\r\n", length($body), $body)]
 --- error_code: 413
 --- response_body_like: body_too_large
+
+
+
+=== TEST 13: the sign-up page's plain form: 303 to the next page, errors back to the form
+--- request eval
+["POST /api/register\nemail=form-$::run%40example.com&password=correct+horse+battery&name=Ana+P%C3%A9rez&marketing_consent=on&submit=Sign+up",
+ "POST /api/register\nemail=form-bad-$::run%40example.com&password=short&name=Ana",
+ "POST /api/register\nemail=form-bad2-$::run%40example.com&password=correct+horse+battery&name=Ana"]
+--- more_headers eval
+["Content-Type: application/x-www-form-urlencoded\nOrigin: http://localhost",
+ "Content-Type: application/x-www-form-urlencoded\nOrigin: http://localhost",
+ "Content-Type: application/x-www-form-urlencoded\nOrigin: http://evil.example"]
+--- error_code eval
+[303, 303, 403]
+--- response_headers_like eval
+["Location: http://localhost(:\\d+)?/check-email.html",
+ "Location: http://localhost(:\\d+)?/\\?error=invalid_field&field=password",
+ ""]
