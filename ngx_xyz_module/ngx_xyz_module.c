@@ -1534,8 +1534,9 @@ ngx_xyz_register_pages(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 {
-    char       origin[512];
-    ngx_str_t  data;
+    char                 origin[512];
+    ngx_str_t            data;
+    ngx_pool_cleanup_t  *cln;
 
     ngx_conf_init_value(xmcf->session_ttl, 7200);
     ngx_conf_init_value(xmcf->cookie_secure, 1);
@@ -1586,7 +1587,9 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
         }
 
         xmcf->blocklist = ngx_pcalloc(cf->pool, sizeof(ngx_xyz_blocklist_t));
-        if (xmcf->blocklist == NULL
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+        if (xmcf->blocklist == NULL || cln == NULL
             || ngx_xyz_blocklist_load((char *) data.data, data.len,
                                       xmcf->blocklist) < 0)
         {
@@ -1595,6 +1598,10 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
                                &xmcf->blocklist_file);
             return NGX_CONF_ERROR;
         }
+
+        /* the list is malloc()ed: freed with the cycle, on reload too */
+        cln->handler = (ngx_pool_cleanup_pt) ngx_xyz_blocklist_free;
+        cln->data = xmcf->blocklist;
     }
 
     if (xmcf->logins == 0 && xmcf->accounts == 0) {

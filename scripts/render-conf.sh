@@ -21,6 +21,8 @@
 #   XYZ_USER      worker user and group         [www-data www-data if it can read
 #                                                the html dir, else root root]
 #   XYZ_CONF_TEMPLATE  the template             [<repo>/conf/dev.conf]
+# The files the template includes (security-headers.conf) are copied from the
+# template's directory into <prefix>/conf/.
 # Start nginx afterwards with: nginx -p <prefix>/ -c conf/nginx.conf
 set -euo pipefail
 
@@ -71,6 +73,17 @@ fi
 export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE XYZ_SQS_EMAIL_DLQ \
     XYZ_SQS_CRM_DLQ
 export XYZ_TEMPLATES="${XYZ_TEMPLATES:-$REPO/conf/templates}"
+export XYZ_PASSWORDS="${XYZ_PASSWORDS:-$REPO/conf/passwords/common.txt}"
+
+# The session signing key of local runs: made once, kept out of git.
+if [ -z "${XYZ_JWT_KEY:-}" ]; then
+    XYZ_JWT_KEY="$REPO/.run/jwt/local.key"
+    if [ ! -s "$XYZ_JWT_KEY" ]; then
+        mkdir -p "$(dirname "$XYZ_JWT_KEY")"
+        (umask 077; head -c 48 /dev/urandom | base64 > "$XYZ_JWT_KEY")
+    fi
+fi
+export XYZ_JWT_KEY
 
 # Mail catcher and fake CRM: the same, from the local stand-ins when they run.
 if [ -x "$REPO/scripts/mail.sh" ] && "$REPO/scripts/mail.sh" status >/dev/null 2>&1; then
@@ -107,6 +120,8 @@ perl -pe '
     s/\@XYZ_PG_DSN\@/$ENV{XYZ_PG_DSN}/g;
     s/\@XYZ_USER\@/$ENV{XYZ_USER}/g;
     s/\@XYZ_TEMPLATES\@/$ENV{XYZ_TEMPLATES}/g;
+    s/\@XYZ_PASSWORDS\@/$ENV{XYZ_PASSWORDS}/g;
+    s/\@XYZ_JWT_KEY\@/$ENV{XYZ_JWT_KEY}/g;
     for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
                   XYZ_SQS_EMAIL_DLQ XYZ_SQS_CRM_DLQ
                   XYZ_SMTP_URL XYZ_MAIL_WEB XYZ_CRM_URL)) {
@@ -119,5 +134,11 @@ if grep -n '@XYZ_[A-Z_]*@' "$out.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; the
     exit 1
 fi
 mv -f "$out.tmp" "$out"
+# Files the template includes by relative name sit next to the rendered file.
+for inc in security-headers.conf; do
+    if [ -f "$(dirname "$TEMPLATE")/$inc" ]; then
+        cp -f "$(dirname "$TEMPLATE")/$inc" "$XYZ_PREFIX/conf/$inc"
+    fi
+done
 echo "$XYZ_PORT" > "$XYZ_PREFIX/port"
 echo "$out"
