@@ -50,6 +50,9 @@ typedef struct {
     char                    *password;
     size_t                   password_len;
     ngx_xyz_hash_job_t       job;
+    ngx_event_t              floor;
+    ngx_msec_t               started;
+    ngx_int_t                rc;
 } ngx_xyz_acc_ctx_t;
 
 
@@ -87,6 +90,7 @@ static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
     yajl_val body);
 static ngx_int_t ngx_xyz_acc_unavailable(ngx_http_request_t *r);
+static void ngx_xyz_acc_floor_handler(ngx_event_t *ev);
 static void ngx_xyz_acc_cleanup(void *data);
 
 
@@ -677,6 +681,7 @@ ngx_xyz_acc_ctx(ngx_http_request_t *r, ngx_uint_t what)
     ctx->request = r;
     ctx->xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
     ctx->what = what;
+    ctx->started = ngx_current_msec;
 
     cln->handler = ngx_xyz_acc_cleanup;
     cln->data = ctx;
@@ -721,13 +726,53 @@ static void
 ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
     const char *result)
 {
+    ngx_msec_t           elapsed;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     r = ctx->request;
     c = r->connection;
 
+    /*
+     * A known address costs an insert more than an unknown one.  Both
+     * answers leave no sooner than xyz_mail_request_floor after the
+     * request came, so their timing does not tell them apart.
+     */
+
+    if ((ctx->what == NGX_XYZ_ACC_RESEND || ctx->what == NGX_XYZ_ACC_RESET_REQ)
+        && rc != NGX_ERROR && rc != 429)
+    {
+        elapsed = ngx_current_msec - ctx->started;
+
+        if (elapsed < ctx->xmcf->mail_floor) {
+            ctx->rc = rc;
+            ctx->floor.handler = ngx_xyz_acc_floor_handler;
+            ctx->floor.data = ctx;
+            ctx->floor.log = c->log;
+            ngx_add_timer(&ctx->floor, ctx->xmcf->mail_floor - elapsed);
+            return;
+        }
+    }
+
     ngx_http_finalize_request(r, ngx_xyz_acc_answer(ctx, rc, result));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_xyz_acc_floor_handler(ngx_event_t *ev)
+{
+    ngx_xyz_acc_ctx_t *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_http_finalize_request(r, ngx_xyz_acc_answer(ctx, ctx->rc, NULL));
     ngx_http_run_posted_requests(c);
 }
 
@@ -829,6 +874,10 @@ ngx_xyz_acc_cleanup(void *data)
     ngx_xyz_acc_ctx_t *ctx = data;
 
     ngx_xyz_pg_cancel(&ctx->query);
+
+    if (ctx->floor.timer_set) {
+        ngx_del_timer(&ctx->floor);
+    }
 
     if (ctx->password) {
         sodium_memzero(ctx->password, ctx->password_len);

@@ -438,6 +438,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       offsetof(ngx_xyz_main_conf_t, mail_cooldown),
       NULL },
 
+    { ngx_string("xyz_mail_request_floor"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, mail_floor),
+      NULL },
+
     { ngx_string("xyz_mail_requests_per_hour"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -564,6 +571,7 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->reset_ttl = NGX_CONF_UNSET;
     xmcf->mail_cooldown = NGX_CONF_UNSET;
     xmcf->mail_per_hour = NGX_CONF_UNSET_UINT;
+    xmcf->mail_floor = NGX_CONF_UNSET_MSEC;
 
     xmcf->dispatch.lease = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.poll = NGX_CONF_UNSET;
@@ -1543,6 +1551,7 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     ngx_conf_init_value(xmcf->reset_ttl, 3600);
     ngx_conf_init_value(xmcf->mail_cooldown, 60);
     ngx_conf_init_uint_value(xmcf->mail_per_hour, 20);
+    ngx_conf_init_msec_value(xmcf->mail_floor, 50);
 
     if (xmcf->confirm_page.len == 0) {
         ngx_str_set(&xmcf->confirm_page, "/confirmed.html");

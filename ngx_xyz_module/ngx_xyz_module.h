@@ -64,6 +64,7 @@ typedef struct {
     time_t                   reset_ttl;
     time_t                   mail_cooldown;
     ngx_uint_t               mail_per_hour;
+    ngx_msec_t               mail_floor;
     ngx_str_t                confirm_page;
     ngx_str_t                register_page;
     ngx_str_t                register_done_page;
