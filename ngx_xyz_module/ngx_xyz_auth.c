@@ -191,12 +191,19 @@ ngx_xyz_auth_handler(ngx_http_request_t *r)
 
     claims = ngx_xyz_auth_claims(r);
 
+    /*
+     * A refusal is answered here, with JSON, and the request finalized:
+     * NGX_DONE stops the phases, so nothing of the location runs.
+     */
+
     if (claims == NULL) {
         (void) ngx_xyz_add_header(r, "WWW-Authenticate",
                                   "Bearer realm=\"xyz\"");
-        return ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED,
-                                   "not_logged_in", NULL,
-                                   "log in to see this page");
+        ngx_http_discard_request_body(r);
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED, "not_logged_in",
+                                NULL, "log in to see this page"));
+        return NGX_DONE;
     }
 
     if (xlcf->auth_role.len
@@ -204,8 +211,11 @@ ngx_xyz_auth_handler(ngx_http_request_t *r)
             || ngx_strncmp(claims->role, xlcf->auth_role.data,
                            xlcf->auth_role.len) != 0))
     {
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "forbidden", NULL,
-                                   "your account may not see this page");
+        ngx_http_discard_request_body(r);
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "forbidden", NULL,
+                                "your account may not see this page"));
+        return NGX_DONE;
     }
 
     return NGX_DECLINED;

@@ -13,7 +13,11 @@
 #
 # Queues (standard): xyz-email-dlq, xyz-crm-dlq, and xyz-email, xyz-crm with
 # VisibilityTimeout 30 and RedrivePolicy {"deadLetterTargetArn": <their DLQ>,
-# "maxReceiveCount": "5"}. Region us-east-1, account 000000000000.
+# "maxReceiveCount": N} with N = XYZ_SQS_MAX_RECEIVES (default 100: the
+# dispatcher dead-letters permanent failures itself, with their reason; the
+# redrive policy only catches what fails again and again, and an outage of
+# SMTP or the CRM must not push healthy mail there). Region us-east-1,
+# account 000000000000.
 #
 # The emulator listens on 127.0.0.1 only, on a free port chosen once and kept in
 # .run/sqs/port (reused while it is free, so that a stop and start keeps the endpoint
@@ -23,6 +27,8 @@
 # no signatures. Its state is in memory only: a stop loses every message; start
 # creates the queues again, empty.
 set -euo pipefail
+
+MAX_RECEIVES="${XYZ_SQS_MAX_RECEIVES:-100}"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$REPO/.run/sqs"
@@ -141,7 +147,7 @@ ensure_queues() {
         dlq_arn="$(call GetQueueAttributes "$(perl -MJSON::PP -e '
             print encode_json({QueueUrl => $ARGV[0], AttributeNames => ["QueueArn"]})' \
             "$(queue_url "$q-dlq")")" | json_get Attributes QueueArn)"
-        policy="$(json_obj deadLetterTargetArn "$dlq_arn" maxReceiveCount 5)"
+        policy="$(json_obj deadLetterTargetArn "$dlq_arn" maxReceiveCount "$MAX_RECEIVES")"
         call SetQueueAttributes "$(json_obj QueueUrl "$url" \
             Attributes.VisibilityTimeout 30 Attributes.RedrivePolicy "$policy")" >/dev/null
     done

@@ -49,7 +49,7 @@ for my $q ([ email => $email, $email_dlq ], [ crm => $crm, $crm_dlq ]) {
     my $policy = JSON::PP::decode_json($a->{RedrivePolicy});
     is($policy->{deadLetterTargetArn}, $dlq_arn,
        "$name redrives to its DLQ");
-    is($policy->{maxReceiveCount}, 5, "$name maxReceiveCount 5");
+    is($policy->{maxReceiveCount}, 100, "$name maxReceiveCount 100");
     is($a->{VisibilityTimeout}, 30, "$name VisibilityTimeout 30");
 }
 
@@ -98,17 +98,18 @@ is(sqs_count($email), 0, 'deleted after receiving');
 is(scalar(sqs_receive_all($email, empty => 1, timeout => 3)), 0,
    'nothing left');
 
-# a message received 5 times without delete goes to the DLQ on the 6th try
+# a message received maxReceiveCount times without delete goes to the DLQ
+# on the next try
 sqs_purge($crm);
 sqs_purge($crm_dlq);
 sqs_call('SendMessage', { QueueUrl => $crm, MessageBody => "poison $tag" });
 my $receives = 0;
-for (1 .. 6) {
+for (1 .. 101) {
     my @m = sqs_receive_all($crm, delete => 0, visibility => 0, max => 1,
                             empty => 1, wait => 0, timeout => 3);
     $receives += @m;
 }
-is($receives, 5, 'delivered maxReceiveCount (5) times');
+is($receives, 100, 'delivered maxReceiveCount (100) times');
 my @dead = sqs_receive_all($crm_dlq, max => 1, timeout => 5);
 is(scalar @dead, 1, 'then moved to the DLQ');
 is($dead[0] && $dead[0]{Body}, "poison $tag", '... the same message');

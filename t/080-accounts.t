@@ -271,6 +271,9 @@ GET /private/x
 --- response_headers
 WWW-Authenticate: Bearer realm="xyz"
 Content-Type: application/json; charset=utf-8
+--- no_error_log
+[alert]
+header already sent
 
 
 
