@@ -33,6 +33,8 @@
 #define NGX_XYZ_DUPLICATE   4       /* already sent: delete only */
 #define NGX_XYZ_LEAVE       5       /* someone else's: let it reappear */
 
+#define NGX_XYZ_SLOT_LATE   5       /* ms a reserved slot may be missed by */
+
 
 
 typedef struct {
@@ -494,6 +496,7 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     }
 
     job->sending = 1;
+    job->slot = ngx_current_msec + wait;
 
     if (wait == 0) {
         ngx_xyz_job_wait_handler(&job->wait);
@@ -511,6 +514,23 @@ ngx_xyz_job_wait_handler(ngx_event_t *ev)
 
     if (!job->sending) {
         /* waited out a block: ask for a slot again */
+        ngx_xyz_job_reserve(job);
+        return;
+    }
+
+    /*
+     * A slot missed (the worker was busy, the timer fired late) is given
+     * up rather than used: late sends would bunch up with the ones on
+     * time and push a one-second window over the cap.
+     */
+
+    if ((ngx_msec_int_t) (ngx_current_msec - job->slot)
+        > NGX_XYZ_SLOT_LATE)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ev->log, 0,
+                       "xyz dispatch: slot missed by %M ms, booking anew",
+                       ngx_current_msec - job->slot);
+        job->sending = 0;
         ngx_xyz_job_reserve(job);
         return;
     }

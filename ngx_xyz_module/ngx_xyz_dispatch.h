@@ -90,6 +90,7 @@ struct ngx_xyz_job_s {
     char                     open[NGX_INT_T_LEN + 16];
 
     ngx_event_t              wait;
+    ngx_msec_t               slot;               /* when to send */
     unsigned                 go:1;
     unsigned                 sending:1;
     unsigned                 recorded:1;
