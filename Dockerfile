@@ -32,8 +32,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/ngx_xyz_module.so /usr/lib/nginx/modules/ngx_xyz_module.so
 COPY html /usr/share/xyz/html
-COPY conf/dev.conf /usr/share/xyz/conf/dev.conf
-COPY scripts/render-conf.sh /usr/share/xyz/scripts/render-conf.sh
+COPY conf/dev.conf conf/security-headers.conf /usr/share/xyz/conf/
+COPY scripts/render-conf.sh scripts/gzip-assets.sh /usr/share/xyz/scripts/
+# asset version stamps and the .gz copies that gzip_static serves
+RUN /usr/share/xyz/scripts/gzip-assets.sh /usr/share/xyz/html
 
 ENV XYZ_PREFIX=/var/lib/xyz-nginx \
     XYZ_MODULE=/usr/lib/nginx/modules/ngx_xyz_module.so \

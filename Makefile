@@ -4,6 +4,8 @@
 #   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
 #   make test       run the test suites against a fresh database
 #   make bench      run the benchmarks
+#   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
+#   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
 #   make deps       install missing Debian (and npm) packages
 #   make migrate    apply sql/ migrations to the local `xyz` database
 #   make pg-start   start the private PostgreSQL cluster
@@ -13,7 +15,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: all build run test bench deps clean pg-start pg-stop migrate
+.PHONY: all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -28,6 +30,13 @@ test:
 
 bench:
 	scripts/bench.sh
+
+bench-crm:
+	scripts/bench-crm.sh
+
+screenshots:
+	scripts/deps.sh
+	node scripts/screenshots.mjs
 
 deps:
 	scripts/deps.sh

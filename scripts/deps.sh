@@ -18,6 +18,9 @@ PACKAGES=(
     postgresql postgresql-contrib
     libtest-base-perl libwww-perl libjson-pp-perl
     wrk curl ca-certificates
+    # the browser tests (t/070-browser.t) and `make screenshots`: Debian's
+    # chromium, driven by playwright-core from npm; a font for the pictures
+    chromium fonts-dejavu-core
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so

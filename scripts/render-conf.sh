@@ -134,11 +134,10 @@ if grep -n '@XYZ_[A-Z_]*@' "$out.tmp" | grep -v '^[0-9]*:[[:space:]]*#' >&2; the
     exit 1
 fi
 mv -f "$out.tmp" "$out"
-# Files the template includes by relative name sit next to the rendered file.
-for inc in security-headers.conf; do
-    if [ -f "$(dirname "$TEMPLATE")/$inc" ]; then
-        cp -f "$(dirname "$TEMPLATE")/$inc" "$XYZ_PREFIX/conf/$inc"
-    fi
-done
+# The file the template includes by relative name sits next to the rendered one.
+headers="$(dirname "$TEMPLATE")/security-headers.conf"
+if [ -f "$headers" ]; then
+    cp -f "$headers" "$XYZ_PREFIX/conf/security-headers.conf"
+fi
 echo "$XYZ_PORT" > "$XYZ_PREFIX/port"
 echo "$out"

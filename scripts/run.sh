@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — run the whole thing locally (`make run`).
 #
-# deps → build → PostgreSQL (private cluster) → migrations on database `xyz` →
+# deps → build → the front end's asset stamps and .gz copies (scripts/gzip-assets.sh) →
+# PostgreSQL (private cluster) → migrations on database `xyz` →
 # SQS emulator (scripts/sqs.sh: fauxqs with the project's queues) → mail catcher
 # (scripts/mail.sh: maildev) → fake CRM (scripts/crm.sh) →
 # render conf/dev.conf into .run/nginx/conf/nginx.conf → nginx -t → start nginx in
@@ -22,6 +23,7 @@ export XYZ_PREFIX="${XYZ_PREFIX:-$REPO/.run/nginx}"
 
 "$S/deps.sh"
 "$S/build.sh"
+"$S/gzip-assets.sh"
 
 # Set before anything is started, so that a failure half-way stops what was started.
 nginx_pid=

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — run the test suites (`make test`).
 #
-# deps → build → PostgreSQL (private cluster) → fresh database `xyz_test` →
+# deps → build → the front end's asset stamps and .gz copies (scripts/gzip-assets.sh) →
+# PostgreSQL (private cluster) → fresh database `xyz_test` →
 # migrations → SQS emulator (scripts/sqs.sh) → mail catcher (scripts/mail.sh) →
 # fake CRM (scripts/crm.sh) → prove -r t/ with the test environment below. Stops the
 # fake CRM, the mail catcher, the SQS emulator and the PostgreSQL cluster at the end
@@ -34,6 +35,7 @@ step "dependencies"
 "$S/deps.sh"
 step "build"
 "$S/build.sh"
+"$S/gzip-assets.sh"
 
 pg_started=0
 if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then

@@ -1,0 +1,741 @@
+/* XYZ sign-up: the behaviour of every page — the language, the forms and
+ * their checks, the calls to the API. No framework, no build step.
+ *
+ * Each page names itself in <body data-page="...">; the function of that
+ * name in `pages` runs once the document is parsed (the script is deferred).
+ * Texts come from i18n.js (window.XYZ_I18N).
+ *
+ * Checks in the browser mirror the server's (ngx_xyz_validate.c,
+ * ngx_xyz_register_input.c); the server decides, and its JSON errors
+ * ({"error","field","message"}) are shown next to the field they name. */
+(() => {
+  'use strict';
+
+  const STRINGS = window.XYZ_I18N || { es: {}, en: {} };
+  const LANGS = ['es', 'en'];
+  const LANG_KEY = 'xyz.lang';
+  const EMAIL_KEY = 'xyz.email';
+  const RESET_KEY = 'xyz.reset_token';
+  const params = new URLSearchParams(location.search);
+  const langHooks = [];
+
+  // ---- storage, which a browser may refuse (privacy settings) -------------
+
+  function storageGet(area, key) {
+    try { return window[area].getItem(key); } catch (e) { return null; }
+  }
+
+  function storageSet(area, key, value) {
+    try {
+      if (value === null) window[area].removeItem(key);
+      else window[area].setItem(key, value);
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // ---- language -------------------------------------------------------------
+  // ?lang= wins (and is kept), then the kept choice, then the browser's
+  // languages in order of preference, then Spanish.
+
+  function resolveLang() {
+    const asked = params.get('lang');
+    if (LANGS.includes(asked)) {
+      storageSet('localStorage', LANG_KEY, asked);
+      return asked;
+    }
+    const kept = storageGet('localStorage', LANG_KEY);
+    if (LANGS.includes(kept)) return kept;
+    const wanted = navigator.languages && navigator.languages.length
+      ? navigator.languages : [navigator.language || ''];
+    for (const tag of wanted) {
+      const base = String(tag).toLowerCase().split(/[-_]/)[0];
+      if (LANGS.includes(base)) return base;
+    }
+    return 'es';
+  }
+
+  let lang = resolveLang();
+  // Without storage the choice travels in the links instead.
+  const storageWorks = storageSet('localStorage', 'xyz.probe', '1')
+    && storageSet('localStorage', 'xyz.probe', null);
+
+  function t(key, vars) {
+    const table = STRINGS[lang] || {};
+    let s = key in table ? table[key] : (key in STRINGS.es ? STRINGS.es[key] : key);
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+    }
+    return s;
+  }
+
+  // Text from a key; the key stays on the element so that a change of
+  // language translates it again. A null key empties the element.
+  function setText(el, key, vars) {
+    if (!key) {
+      delete el.dataset.i18n;
+      delete el.dataset.i18nVars;
+      el.textContent = '';
+      return;
+    }
+    el.dataset.i18n = key;
+    if (vars) el.dataset.i18nVars = JSON.stringify(vars);
+    else delete el.dataset.i18nVars;
+    el.textContent = t(key, vars);
+  }
+
+  // A message as the server wrote it (no translation known).
+  function setRaw(el, text) {
+    delete el.dataset.i18n;
+    delete el.dataset.i18nVars;
+    el.textContent = text;
+  }
+
+  function setMessage(el, msg) {
+    if (!msg) setText(el, null);
+    else if (msg.key) setText(el, msg.key, msg.vars);
+    else setRaw(el, msg.text || '');
+  }
+
+  // Internal address, with the language when it cannot be kept otherwise.
+  function href(path) {
+    if (storageWorks) return path;
+    const u = new URL(path, location.href);
+    u.searchParams.set('lang', lang);
+    return u.pathname + u.search + u.hash;
+  }
+
+  function translate() {
+    document.documentElement.lang = lang;
+    for (const el of document.querySelectorAll('[data-i18n]')) {
+      let vars;
+      if (el.dataset.i18nVars) {
+        try { vars = JSON.parse(el.dataset.i18nVars); } catch (e) { vars = undefined; }
+      }
+      el.textContent = t(el.dataset.i18n, vars);
+    }
+    for (const el of document.querySelectorAll('[data-i18n-attr]')) {
+      for (const pair of el.dataset.i18nAttr.split(';')) {
+        const [attr, key] = pair.split(':').map((s) => s.trim());
+        if (attr && key) el.setAttribute(attr, t(key));
+      }
+    }
+    for (const a of document.querySelectorAll('nav.lang a[data-lang]')) {
+      const u = new URL(location.href);
+      u.searchParams.set('lang', a.dataset.lang);
+      a.href = u.pathname + u.search;
+      if (a.dataset.lang === lang) a.setAttribute('aria-current', 'true');
+      else a.removeAttribute('aria-current');
+    }
+    for (const input of document.querySelectorAll('input[name="locale"]')) {
+      input.value = lang;
+    }
+    if (!storageWorks) {
+      for (const a of document.querySelectorAll('a[href^="/"]:not([data-lang])')) {
+        a.href = href(a.getAttribute('href'));
+      }
+    }
+    for (const hook of langHooks) hook();
+  }
+
+  function initLangSwitch() {
+    const nav = document.querySelector('nav.lang');
+    if (!nav) return;
+    nav.hidden = false;
+    nav.addEventListener('click', (ev) => {
+      const a = ev.target.closest('a[data-lang]');
+      if (!a) return;
+      ev.preventDefault();
+      lang = a.dataset.lang;
+      storageSet('localStorage', LANG_KEY, lang);
+      const u = new URL(location.href);
+      u.searchParams.set('lang', lang);
+      history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+      translate();
+    });
+  }
+
+  // ---- the server's rules ---------------------------------------------------
+
+  // White space the server trims (ngx_xyz_trim): space, tab, CR, LF.
+  function trimWs(s) {
+    return s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  }
+
+  // Length in characters (code points), as the server counts.
+  function chars(s) {
+    return Array.from(s).length;
+  }
+
+  // C0 controls, DEL and C1 controls are refused in names and passwords.
+  function hasControl(s) {
+    return /[\u0000-\u001f\u007f-\u009f]/.test(s);
+  }
+
+  const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+  const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  const TOP_LABEL = /^[A-Za-z]([A-Za-z-]*[A-Za-z])?$/;
+
+  // An address as ngx_xyz_email_normalize accepts it: trimmed, ASCII,
+  // 3 to 254 octets, a dot-atom local part of at most 64, a domain of
+  // letter-digit-hyphen labels (each 1 to 63, at most 253 in all) with a
+  // dot and a top-level label without digits.
+  function emailProblem(raw) {
+    const s = trimWs(raw);
+    if (s === '') return { key: 'err.required.email' };
+    if (/[^\x00-\x7f]/.test(s)) return { key: 'err.email_ascii' };
+    const at = s.indexOf('@');
+    if (s.length < 3 || s.length > 254 || at < 1 || at > 64
+        || at !== s.lastIndexOf('@')) {
+      return { key: 'err.email' };
+    }
+    const domain = s.slice(at + 1);
+    const labels = domain.split('.');
+    if (!LOCAL_PART.test(s.slice(0, at)) || domain.length > 253
+        || labels.length < 2 || !labels.every((l) => LABEL.test(l))
+        || !TOP_LABEL.test(labels[labels.length - 1])) {
+      return { key: 'err.email' };
+    }
+    return null;
+  }
+
+  // What is wrong with one field, from its attributes: required, type=email,
+  // minlength and data-max-chars (in characters), data-trim (name),
+  // data-match (the id of the field it must repeat), data-required
+  // (the key of the message when empty).
+  function problem(input) {
+    if (input.type === 'email') return emailProblem(input.value);
+    const value = 'trim' in input.dataset ? trimWs(input.value) : input.value;
+    if (value === '') {
+      return input.required
+        ? { key: input.dataset.required || `err.required.${input.name}` } : null;
+    }
+    if (hasControl(value)) return { key: 'err.control' };
+    const n = chars(value);
+    const min = Number(input.getAttribute('minlength')) || 0;
+    const max = Number(input.dataset.maxChars) || 0;
+    if (min && n < min) return { key: 'err.too_short', vars: { min, n } };
+    if (max && n > max) return { key: 'err.too_long', vars: { max, n } };
+    if (input.dataset.match) {
+      const other = document.getElementById(input.dataset.match);
+      if (other && other.value !== input.value) return { key: 'err.password_mismatch' };
+    }
+    return null;
+  }
+
+  // ---- errors next to fields --------------------------------------------------
+  // Each checked field has an element "<id>-error" (and maybe "<id>-hint");
+  // the input points at them with aria-describedby, the error first.
+
+  function fieldError(input, msg) {
+    const box = document.getElementById(`${input.id}-error`);
+    const hint = document.getElementById(`${input.id}-hint`);
+    setMessage(box, msg);
+    if (msg) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+    const ids = [];
+    if (msg) ids.push(box.id);
+    if (hint) ids.push(hint.id);
+    if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
+    else input.removeAttribute('aria-describedby');
+  }
+
+  function checkedInputs(form) {
+    return Array.from(form.querySelectorAll('input[id]'))
+      .filter((i) => document.getElementById(`${i.id}-error`));
+  }
+
+  // The form's own message lines: .alert (role=alert) for errors, .status
+  // (role=status) for good news.
+  function say(form, kind, msg) {
+    const alert = form.querySelector('.alert');
+    const status = form.querySelector('.status');
+    if (alert) setMessage(alert, kind === 'error' ? msg : null);
+    if (status) setMessage(status, kind === 'ok' ? msg : null);
+  }
+
+  // What a failed call means for the visitor: a message, and the field at
+  // fault when the server names one.
+  function describe(res) {
+    const d = res.data || {};
+    const field = typeof d.field === 'string' ? d.field : undefined;
+    if (res.status === 0) return { key: 'err.network' };
+    if (res.status === 429 || d.error === 'too_many_attempts') {
+      const secs = res.retryAfter;
+      if (!secs) return { key: 'err.too_many' };
+      return secs < 90 ? { key: 'err.too_many_wait', vars: { seconds: secs } }
+        : { key: 'err.too_many_wait_min', vars: { minutes: Math.ceil(secs / 60) } };
+    }
+    if (res.status === 503) return { key: 'err.unavailable' };
+    if (res.status === 413 || d.error === 'body_too_large') return { key: 'err.too_large' };
+    switch (d.error) {
+      case 'missing_field':
+        return { field, key: `err.required.${field}` in STRINGS.es ? `err.required.${field}` : 'err.field' };
+      case 'common_password':
+        return { field: field || 'password', key: 'err.password_common' };
+      case 'invalid_field':
+        if (field === 'email') return { field, key: 'err.email' };
+        if (field === 'name') return { field, key: 'err.name' };
+        if (field === 'password') return passwordRule(d);
+        return { field, key: 'err.field' };
+      default:
+        break;
+    }
+    if (field === 'password' && res.status === 422) return passwordRule(d);
+    if (d.message) return { field, text: d.message };
+    return { field, key: 'err.generic' };
+  }
+
+  // The password rule the server applied; its message carries the bounds it
+  // is configured with ("password must be 12 to 256 characters ...").
+  function passwordRule(d) {
+    const text = `${d.error || ''} ${d.message || ''}`;
+    if (/common|breach|pwned|known/i.test(text)) {
+      return { field: 'password', key: 'err.password_common' };
+    }
+    const m = /(\d+)\D+(\d+)/.exec(d.message || '');
+    if (m || /length|short|long|invalid_field/i.test(text)) {
+      const input = document.querySelector('input[name="password"][minlength]');
+      const min = m ? m[1] : (input ? input.getAttribute('minlength') : '12');
+      const max = m ? m[2] : (input ? input.dataset.maxChars : '256');
+      return { field: 'password', key: 'err.password_length', vars: { min, max } };
+    }
+    return d.message ? { field: 'password', text: d.message }
+      : { field: 'password', key: 'err.field' };
+  }
+
+  // Shows a failed call: next to the field it names, else in the form's alert.
+  function showServerError(form, res, opts) {
+    const msg = describe(res);
+    const input = msg.field && form.querySelector(`input[name="${CSS.escape(msg.field)}"]`);
+    if (input && document.getElementById(`${input.id}-error`)) {
+      fieldError(input, msg);
+      if (!opts || opts.focus !== false) input.focus();
+      return;
+    }
+    say(form, 'error', msg);
+  }
+
+  // Wires a form: checks in the browser (when a filled field is left for
+  // another field, again while an error shows, all at submit), then `send`
+  // when everything passes. Leaving a field for a button checks nothing
+  // then: a message appearing on mousedown would move the button away from
+  // under the pointer and the click would be lost; the submit checks anyway.
+  function wireForm(form, send) {
+    form.noValidate = true;
+    for (const input of checkedInputs(form)) {
+      input.addEventListener('blur', (ev) => {
+        const to = ev.relatedTarget;
+        if (input.value !== '' && to && to.tagName !== 'BUTTON') fieldError(input, problem(input));
+      });
+      input.addEventListener('input', () => {
+        if (input.getAttribute('aria-invalid') === 'true') fieldError(input, problem(input));
+      });
+    }
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (form.getAttribute('aria-busy') === 'true') return;
+      say(form, null);
+      let first = null;
+      for (const input of checkedInputs(form)) {
+        const p = problem(input);
+        fieldError(input, p);
+        if (p && !first) first = input;
+      }
+      if (first) {
+        first.focus();
+        return;
+      }
+      form.setAttribute('aria-busy', 'true');
+      try {
+        await send(form);
+      } finally {
+        form.removeAttribute('aria-busy');
+      }
+    });
+  }
+
+  // ---- the API ------------------------------------------------------------------
+  // Changes are POSTed as JSON (the module checks the Origin header, which
+  // the browser sends). The answer: {status, data (parsed JSON or null),
+  // retryAfter (seconds or 0)}; status 0 when the server was not reached.
+
+  async function api(method, path, body) {
+    const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+    if (method !== 'GET') {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body || {});
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      return { status: 0, data: null, retryAfter: 0 };
+    }
+    let data = null;
+    if (/json/i.test(res.headers.get('Content-Type') || '')) {
+      try { data = await res.json(); } catch (e) { data = null; }
+    }
+    const retry = parseInt(res.headers.get('Retry-After') || '', 10);
+    return { status: res.status, data, retryAfter: retry > 0 ? retry : 0 };
+  }
+
+  // Shows one of the page's panels ([data-panel]) and hides the others.
+  function showPanel(name, focus) {
+    let shown = null;
+    for (const el of document.querySelectorAll('[data-panel]')) {
+      el.hidden = el.dataset.panel !== name;
+      if (!el.hidden) shown = el;
+    }
+    if (shown && focus) {
+      const h = shown.querySelector('h1, h2');
+      if (h) {
+        h.tabIndex = -1;
+        h.focus();
+      }
+    }
+    return shown;
+  }
+
+  function wireShowPassword() {
+    for (const box of document.querySelectorAll('input[data-show]')) {
+      box.closest('.check').hidden = false;
+      box.addEventListener('change', () => {
+        for (const id of box.dataset.show.split(' ')) {
+          document.getElementById(id).type = box.checked ? 'text' : 'password';
+        }
+      });
+    }
+  }
+
+  // The resend form (check-email, confirmed): always the same answer.
+  function wireResend(form) {
+    wireForm(form, async () => {
+      const email = trimWs(form.elements.email.value);
+      const res = await api('POST', '/api/resend', { email });
+      if (res.status === 202) {
+        storageSet('sessionStorage', EMAIL_KEY, email);
+        say(form, 'ok', { key: 'resend.done' });
+        return;
+      }
+      showServerError(form, res);
+    });
+  }
+
+  // Leaves a secret out of the address bar, the history and any Referer.
+  function dropParam(name) {
+    const u = new URL(location.href);
+    if (!u.searchParams.has(name)) return;
+    u.searchParams.delete(name);
+    history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+  }
+
+  // ---- the pages ------------------------------------------------------------------
+
+  const pages = {};
+
+  pages.signup = () => {
+    const form = document.getElementById('signup');
+    wireForm(form, async () => {
+      const f = form.elements;
+      const body = {
+        email: trimWs(f.email.value),
+        password: f.password.value,
+        name: trimWs(f.name.value),
+        locale: lang,
+        marketing_consent: f.marketing_consent.checked
+      };
+      const res = await api('POST', '/api/register', body);
+      if (res.status === 202) {
+        storageSet('sessionStorage', EMAIL_KEY, body.email);
+        location.assign(href('/check-email.html'));
+        return;
+      }
+      showServerError(form, res);
+    });
+    // The server sends a form posted without JavaScript back here with
+    // ?error=CODE&field=FIELD.
+    const code = params.get('error');
+    if (code) {
+      const field = params.get('field') || undefined;
+      const status = { unavailable: 503, body_too_large: 413, too_many_attempts: 429 }[code] || 422;
+      showServerError(form, { status, data: { error: code, field }, retryAfter: 0 });
+    }
+  };
+
+  pages.check = () => {
+    const email = storageGet('sessionStorage', EMAIL_KEY);
+    const form = document.getElementById('resend');
+    if (email) {
+      setText(document.getElementById('sent-to'), 'check.sent_to', { email });
+      form.elements.email.value = email;
+    }
+    wireResend(form);
+  };
+
+  pages.confirmed = async () => {
+    const form = document.getElementById('resend');
+    wireResend(form);
+    const email = storageGet('sessionStorage', EMAIL_KEY);
+    if (email) form.elements.email.value = email;
+
+    const results = ['ok', 'used', 'expired', 'invalid'];
+    let result = params.get('result');
+    const token = params.get('token');
+    if (!result && token) {
+      // A link straight to this page: confirm from here.
+      dropParam('token');
+      showPanel('working');
+      const res = await api('POST', '/api/confirm', { token });
+      const code = res.data && res.data.error;
+      if (res.status === 200) result = 'ok';
+      else if (code === 'token_used') result = 'used';
+      else if (code === 'token_expired') result = 'expired';
+      else if (res.status === 400 || res.status === 410 || code === 'invalid_token') result = 'invalid';
+      else {
+        showPanel('error');
+        say(document.querySelector('[data-panel="error"]'), 'error', describe(res));
+        return;
+      }
+      const u = new URL(location.href);
+      u.searchParams.set('result', result);
+      history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+    }
+    if (!results.includes(result)) result = 'invalid';
+    showPanel(result);
+    form.hidden = !(result === 'expired' || result === 'invalid');
+  };
+
+  pages.login = () => {
+    const form = document.getElementById('login');
+    const resend = document.getElementById('login-resend');
+    if (params.get('logged_out')) say(form, 'ok', { key: 'login.logged_out' });
+    else if (params.get('next')) say(form, 'ok', { key: 'login.needed' });
+    const next = params.get('next') === 'admin' ? '/admin.html' : '/account.html';
+
+    wireForm(form, async () => {
+      resend.hidden = true;
+      const email = trimWs(form.elements.email.value);
+      const res = await api('POST', '/api/login', { email, password: form.elements.password.value });
+      const code = res.data && res.data.error;
+      if (res.status === 200) {
+        location.assign(href(next));
+        return;
+      }
+      if (res.status === 401 || code === 'invalid_credentials') {
+        say(form, 'error', { key: 'login.invalid' });
+        return;
+      }
+      if (code === 'unconfirmed') {
+        say(form, 'error', { key: 'login.unconfirmed' });
+        resend.hidden = false;
+        return;
+      }
+      if (code === 'account_disabled') {
+        say(form, 'error', { key: 'login.disabled' });
+        return;
+      }
+      showServerError(form, res);
+    });
+
+    resend.addEventListener('click', async () => {
+      const email = trimWs(form.elements.email.value);
+      const res = await api('POST', '/api/resend', { email });
+      if (res.status === 202) {
+        resend.hidden = true;
+        say(form, 'ok', { key: 'resend.done' });
+        form.querySelector('.status').focus();   // the button is gone
+        return;
+      }
+      showServerError(form, res);
+    });
+  };
+
+  pages.account = async () => {
+    const panel = document.querySelector('[data-panel="error"]');
+    const res = await api('GET', '/api/me');
+    if (res.status === 200 && res.data && res.data.email) {
+      const me = res.data;
+      setText(document.getElementById('hello'), 'account.hello', { name: me.name || me.email });
+      document.getElementById('me-name').textContent = me.name || '';
+      document.getElementById('me-email').textContent = me.email;
+      setText(document.getElementById('me-locale'), `lang.${me.locale === 'en' ? 'en' : 'es'}`);
+      const status = document.getElementById('me-status');
+      if (`status.${me.status}` in STRINGS.es) setText(status, `status.${me.status}`);
+      else setRaw(status, me.status || '');
+      const role = document.getElementById('me-role');
+      if (`role.${me.role}` in STRINGS.es) setText(role, `role.${me.role}`);
+      else setRaw(role, me.role || '');
+      document.getElementById('admin-link').hidden = me.role !== 'admin';
+      showPanel('me');
+    } else if (res.status === 401) {
+      showPanel('out');
+    } else {
+      showPanel('error');
+      say(panel, 'error', describe(res));
+    }
+
+    const logout = document.getElementById('logout');
+    logout.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const r = await api('POST', '/api/logout');
+      if (r.status === 204 || r.status === 200 || r.status === 401) {
+        location.assign(href('/login.html?logged_out=1'));
+        return;
+      }
+      say(logout, 'error', describe(r));
+    });
+  };
+
+  pages.reset = () => {
+    const form = document.getElementById('reset');
+    wireForm(form, async () => {
+      const res = await api('POST', '/api/reset', { email: trimWs(form.elements.email.value) });
+      if (res.status === 202) {
+        showPanel('done', true);
+        return;
+      }
+      showServerError(form, res);
+    });
+  };
+
+  pages.resetComplete = () => {
+    // The token leaves the address bar at once; the tab keeps it for a reload.
+    const token = params.get('token') || storageGet('sessionStorage', RESET_KEY);
+    if (params.get('token')) storageSet('sessionStorage', RESET_KEY, token);
+    dropParam('token');
+    const bad = (key) => {
+      setText(document.getElementById('bad-reason'), key);
+      showPanel('bad');
+    };
+    if (!token) {
+      bad('resetc.invalid');
+      return;
+    }
+    const form = document.getElementById('reset-complete');
+    wireForm(form, async () => {
+      const res = await api('POST', '/api/reset/complete', { token, password: form.elements.password.value });
+      const code = res.data && res.data.error;
+      if (res.status === 200) {
+        storageSet('sessionStorage', RESET_KEY, null);
+        showPanel('done', true);
+        return;
+      }
+      if (code === 'token_used') bad('resetc.used');
+      else if (code === 'token_expired') bad('resetc.expired');
+      else if (code === 'invalid_token' || res.status === 410) bad('resetc.invalid');
+      else {
+        showServerError(form, res);
+        return;
+      }
+      storageSet('sessionStorage', RESET_KEY, null);
+    });
+  };
+
+  pages.admin = () => {
+    const STATES = ['all', 'pending', 'confirmed', 'disabled', 'email_sent', 'crm_synced', 'dead'];
+    const PER_PAGE = 50;
+    const form = document.getElementById('filter');
+    const select = form.elements.state;
+    const body = document.getElementById('users-body');
+    const caption = document.getElementById('users-caption');
+    const prev = document.getElementById('prev');
+    const next = document.getElementById('next');
+    const notice = document.getElementById('list-status');
+    let state = 'all';
+    let page = 1;
+    let last = null;
+
+    function fromUrl() {
+      const p = new URLSearchParams(location.search);
+      state = STATES.includes(p.get('state')) ? p.get('state') : 'all';
+      page = Math.max(1, parseInt(p.get('page') || '1', 10) || 1);
+      select.value = state;
+    }
+
+    function toUrl() {
+      const u = new URL(location.href);
+      u.searchParams.set('state', state);
+      u.searchParams.set('page', String(page));
+      history.pushState(null, '', u.pathname + u.search);
+    }
+
+    function cell(tr, text, key) {
+      const td = document.createElement('td');
+      if (key) setText(td, key);
+      else td.textContent = text;
+      tr.appendChild(td);
+    }
+
+    function render() {
+      if (!last) return;
+      const fmt = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'es-ES',
+        { dateStyle: 'medium', timeStyle: 'short' });
+      const pages = Math.max(1, Math.ceil(last.total / (last.per_page || PER_PAGE)));
+      setText(caption, 'admin.caption',
+        { state: t(`admin.state.${state}`), page: last.page, pages, total: last.total });
+      body.replaceChildren();
+      for (const u of last.users) {
+        const tr = document.createElement('tr');
+        cell(tr, u.email);
+        cell(tr, u.name);
+        const status = `status.${u.status}`;
+        if (status in STRINGS.es) cell(tr, null, status);
+        else cell(tr, String(u.status || ''));
+        const when = new Date(u.created_at);
+        cell(tr, Number.isNaN(when.getTime()) ? String(u.created_at || '') : fmt.format(when));
+        cell(tr, null, u.email_sent ? 'yes' : 'no');
+        cell(tr, null, u.crm_synced ? 'yes' : 'no');
+        cell(tr, null, u.dead_lettered ? 'yes' : 'no');
+        body.appendChild(tr);
+      }
+      document.getElementById('users-empty').hidden = last.users.length > 0;
+      prev.hidden = last.page <= 1;
+      next.hidden = last.page >= pages;
+    }
+
+    async function load() {
+      setText(notice, 'loading');
+      const res = await api('GET',
+        `/api/admin/users?state=${encodeURIComponent(state)}&page=${page}&per_page=${PER_PAGE}`);
+      setText(notice, null);
+      if (res.status === 200 && res.data && Array.isArray(res.data.users)) {
+        last = res.data;
+        showPanel('list');
+        render();
+      } else if (res.status === 401) {
+        showPanel('out');
+      } else if (res.status === 403) {
+        showPanel('forbidden');
+      } else {
+        showPanel('error');
+        say(document.querySelector('[data-panel="error"]'), 'error', describe(res));
+      }
+    }
+
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      state = select.value;
+      page = 1;
+      toUrl();
+      load();
+    });
+    prev.addEventListener('click', () => { page -= 1; toUrl(); load(); });
+    next.addEventListener('click', () => { page += 1; toUrl(); load(); });
+    window.addEventListener('popstate', () => { fromUrl(); load(); });
+    langHooks.push(render);
+    fromUrl();
+    load();
+  };
+
+  // ---- start ------------------------------------------------------------------------
+
+  // What works only with JavaScript is hidden in the HTML and shown here.
+  for (const el of document.querySelectorAll('.js-only')) el.hidden = false;
+  initLangSwitch();
+  wireShowPassword();
+  translate();
+  const init = pages[document.body.dataset.page];
+  if (init) init();
+})();
