@@ -33,6 +33,8 @@ RUN apt-get update \
 COPY --from=build /src/build/ngx_xyz_module.so /usr/lib/nginx/modules/ngx_xyz_module.so
 COPY html /usr/share/xyz/html
 COPY conf/dev.conf conf/security-headers.conf /usr/share/xyz/conf/
+COPY conf/templates /usr/share/xyz/conf/templates
+COPY conf/passwords /usr/share/xyz/conf/passwords
 COPY scripts/render-conf.sh scripts/gzip-assets.sh /usr/share/xyz/scripts/
 # asset version stamps and the .gz copies that gzip_static serves
 RUN /usr/share/xyz/scripts/gzip-assets.sh /usr/share/xyz/html
@@ -42,7 +44,15 @@ ENV XYZ_PREFIX=/var/lib/xyz-nginx \
     XYZ_HTML=/usr/share/xyz/html \
     XYZ_ADDR=0.0.0.0 \
     XYZ_PORT=8080 \
-    XYZ_USER="www-data www-data"
+    XYZ_USER="www-data www-data" \
+    XYZ_TEMPLATES=/usr/share/xyz/conf/templates \
+    XYZ_PASSWORDS=/usr/share/xyz/conf/passwords/common.txt
 EXPOSE 8080
 STOPSIGNAL SIGQUIT
-CMD ["/bin/sh", "-c", "test -n \"$XYZ_PG_DSN\" || { echo 'set XYZ_PG_DSN' >&2; exit 1; }; /usr/share/xyz/scripts/render-conf.sh >/dev/null && exec nginx -p \"$XYZ_PREFIX/\" -c conf/nginx.conf"]
+# At run time give: XYZ_PG_DSN; XYZ_SQS_ENDPOINT, XYZ_SQS_EMAIL_QUEUE,
+# XYZ_SQS_EMAIL_DLQ, XYZ_SQS_CRM_QUEUE, XYZ_SQS_CRM_DLQ; XYZ_SMTP_URL;
+# XYZ_CRM_URL; XYZ_JWT_KEY (the path of a mounted secret, the same for
+# every replica); and AWS credentials the way the platform provides them
+# (IRSA, Pod Identity, ECS task role). Production deployments should mount
+# their own configuration built from conf/production.conf.example.
+CMD ["/bin/sh", "-c", "for v in XYZ_PG_DSN XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_EMAIL_DLQ XYZ_SQS_CRM_QUEUE XYZ_SQS_CRM_DLQ XYZ_SMTP_URL XYZ_CRM_URL XYZ_JWT_KEY; do eval \"test -n \\\"\\$$v\\\"\" || { echo \"set $v\" >&2; exit 1; }; done; /usr/share/xyz/scripts/render-conf.sh >/dev/null && exec nginx -p \"$XYZ_PREFIX/\" -c conf/nginx.conf"]
