@@ -495,6 +495,14 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         return;
     }
 
+    /*
+     * The slot is so many ms from now: "now" must be the clock's, not the
+     * time cached at the start of this turn of the loop, or the timer
+     * fires early by however long the turn has run and calls bunch up.
+     */
+
+    ngx_time_update();
+
     job->sending = 1;
     job->slot = ngx_current_msec + wait;
 
