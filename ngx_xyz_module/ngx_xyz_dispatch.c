@@ -770,7 +770,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 {
     int                  len;
     u_char              *body;
-    size_t               size;
+    size_t               size, vsize;
     ngx_uint_t           i, n;
     const char          *handles[NGX_XYZ_SQS_BATCH_MAX];
     ngx_xyz_job_t       *job;
@@ -793,11 +793,11 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
             break;
 
         case NGX_XYZ_RETRY:
-            size = 256 + c->xmcf->sqs.queue[c->kind].url.len
-                   + 6 * ngx_strlen(job->msg->receipt_handle);
-            body = ngx_pnalloc(b->pool, size);
+            vsize = 256 + c->xmcf->sqs.queue[c->kind].url.len
+                    + 6 * ngx_strlen(job->msg->receipt_handle);
+            body = ngx_pnalloc(b->pool, vsize);
 
-            len = body ? ngx_xyz_sqs_visibility_json((char *) body, size,
+            len = body ? ngx_xyz_sqs_visibility_json((char *) body, vsize,
                              (char *) c->xmcf->sqs.queue[c->kind].url.data,
                              job->msg->receipt_handle,
                              ngx_xyz_job_backoff(job))
@@ -824,9 +824,15 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
                          handles, n)
                    : -1;
 
-        if (len > 0) {
-            (void) ngx_xyz_batch_call(b, NULL, "DeleteMessageBatch", body,
-                                      len, ngx_xyz_batch_call_done);
+        if (len <= 0
+            || ngx_xyz_batch_call(b, NULL, "DeleteMessageBatch", body, len,
+                                  ngx_xyz_batch_call_done)
+               != NGX_OK)
+        {
+            /* the deliveries are recorded: they come back as duplicates */
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "xyz: cannot delete %ui handled messages from "
+                          "the %s queue", n, ngx_xyz_kind_name[c->kind]);
         }
     }
 
