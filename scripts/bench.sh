@@ -21,8 +21,11 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_DURATION            seconds per measurement                  [15]
-#   BENCH_THREADS             Argon2id threads: argon2_rate's threads and the
-#                             thread pool of each nginx worker          [nproc]
+#   BENCH_THREADS             Argon2id threads: argon2_rate's threads, and the
+#                             hashing threads of nginx in total          [nproc]
+#   BENCH_POOL_THREADS        threads of the xyz_hash pool in EACH nginx worker
+#                             (nginx gives every worker its own pool)
+#                                              [BENCH_THREADS / workers, rounded up]
 #   BENCH_CONNECTIONS         wrk connections for registrations        [32]
 #   BENCH_STATIC_CONNECTIONS  wrk connections for the static runs      [10000]
 #   BENCH_STATIC_ROUNDS       static rounds per server, taken in turns
@@ -53,13 +56,14 @@ STATIC_FILE=index.html
 CORES="$(nproc)"
 DURATION="${BENCH_DURATION:-15}"
 THREADS="${BENCH_THREADS:-$CORES}"
+WORKERS="$CORES"
+POOL_THREADS="${BENCH_POOL_THREADS:-}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 STATIC_CONNS="${BENCH_STATIC_CONNECTIONS:-10000}"
 ROUNDS="${BENCH_STATIC_ROUNDS:-2}"
 CHEAP="${BENCH_CHEAP:-1}"
 CHEAP_CONNS="${BENCH_CHEAP_CONNECTIONS:-100}"
 RECORD="${BENCH_RECORD:-0}"
-WORKERS="$CORES"
 PG_POOL=16                       # database connections per nginx worker
 PROD_ARGON2="m=19456 t=2 p=1"
 CHEAP_ARGON2="m=64 t=1 p=1"
@@ -76,6 +80,9 @@ for v in BENCH_DURATION:DURATION BENCH_THREADS:THREADS BENCH_CONNECTIONS:CONNS \
     value="${!name}"
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "${v%%:*} must be a positive integer (got '$value')"
 done
+# As many hashing threads in nginx as in the raw run: each worker has its own pool.
+POOL_THREADS="${POOL_THREADS:-$(( (THREADS + WORKERS - 1) / WORKERS ))}"
+[[ "$POOL_THREADS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_POOL_THREADS must be a positive integer"
 [ -f "$HTML/$STATIC_FILE" ] || die "$HTML/$STATIC_FILE is missing"
 
 # ---- cleanup: whatever this script started, and only that --------------------------
@@ -208,7 +215,7 @@ nginx_start() {
     rm -rf "$prefix"
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/temp"
     B_PREFIX="$prefix" B_PORT="$port" B_HTML="$HTML" B_USER="$NGX_USER" \
-    B_WORKERS="$WORKERS" B_MODULE="$MODULE" B_THREADS="$THREADS" B_ARGON2="$argon2" \
+    B_WORKERS="$WORKERS" B_MODULE="$MODULE" B_THREADS="$POOL_THREADS" B_ARGON2="$argon2" \
     B_PG_DSN="$DSN" B_PG_POOL="$PG_POOL" B_TEMPLATE="$template" perl -pe '
         BEGIN { print "# Rendered from $ENV{B_TEMPLATE} by scripts/bench.sh.\n" }
         next if /^\s*#/;
@@ -413,7 +420,7 @@ log "database: $DSN"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 log "machine: $CORES cores ($MODEL), load average before the run: $LOAD_BEFORE"
-log "parameters: duration ${DURATION}s, $THREADS hashing threads, $WORKERS nginx workers"
+log "parameters: duration ${DURATION}s; argon2_rate: $THREADS threads; nginx: $WORKERS workers x $POOL_THREADS hashing threads"
 
 # ---- 3. static files at many connections -------------------------------------------
 # Measured before the registrations, while PostgreSQL is idle. Both instances run
@@ -524,6 +531,7 @@ summary="$(
         "$THREADS" "$RAW_RATE" "$RAW1" "$RAW2" "$RAW1_OTHERS" "$RAW2_OTHERS"
     printf 'registrations (m=19456,t=2):      %s /s   ratio %s of raw argon2id   (%s conn, p50 %s ms, p99 %s ms; others %s%%)\n' \
         "$REG_RATE" "$(ratio "$REG_RATE" "$RAW_RATE")" "$CONNS" "$REG_P50" "$REG_P99" "$REG_OTHERS"
+    printf '  nginx: %s workers x %s hashing threads\n' "$WORKERS" "$POOL_THREADS"
     printf '  answers: %s\n' "$REG_LINE"
     printf '  users rows: %s, 202 answers: %s (%s)\n' "$REG_ROWS" "$REG_202" "$reg_check"
     printf 'static, plain nginx (%s conn):  %s req/s   (rounds: %s; %s open mid-run; others up to %s%%)\n' \
@@ -543,7 +551,7 @@ summary="$(
         printf 'pgbench, same statement (%s cl):  %s tx/s   cheap registrations ratio %s\n' \
             "$PGB_CLIENTS" "$PGB_TPS" "$(ratio "$CHEAP_RATE" "$PGB_TPS")"
     fi
-    if [ "$MAX_OTHERS" -gt 5 ] || [ "$RAW_SPREAD" -gt 10 ]; then
+    if [ "$MAX_OTHERS" -gt 10 ] || [ "$RAW_SPREAD" -gt 10 ]; then
         printf 'NOTE: other work shared the machine (up to %s%% of the CPUs in a measurement; the two raw\n' "$MAX_OTHERS"
         printf '      Argon2id runs differ by %s%%): the rates are low and the ratios less reliable\n' "$RAW_SPREAD"
     fi
@@ -553,7 +561,7 @@ stamp="$(date -u '+%Y-%m-%d %H:%M UTC')"
 machine="$CORES cores, $MODEL, $(awk '/^MemTotal:/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
 versions="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $(psql -X -At -d "$DSN" -c 'SHOW server_version' | cut -d' ' -f1), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), libsodium $(pkg-config --modversion libsodium 2>/dev/null || echo '?')"
 if [ -n "${MAKELEVEL:-}" ]; then runner="make bench"; else runner="scripts/bench.sh"; fi
-command_line="BENCH_DURATION=$DURATION BENCH_THREADS=$THREADS BENCH_CONNECTIONS=$CONNS BENCH_STATIC_CONNECTIONS=$STATIC_CONNS BENCH_STATIC_ROUNDS=$ROUNDS BENCH_CHEAP=$CHEAP BENCH_CHEAP_CONNECTIONS=$CHEAP_CONNS BENCH_RECORD=$RECORD $runner"
+command_line="BENCH_DURATION=$DURATION BENCH_THREADS=$THREADS BENCH_POOL_THREADS=$POOL_THREADS BENCH_CONNECTIONS=$CONNS BENCH_STATIC_CONNECTIONS=$STATIC_CONNS BENCH_STATIC_ROUNDS=$ROUNDS BENCH_CHEAP=$CHEAP BENCH_CHEAP_CONNECTIONS=$CHEAP_CONNS BENCH_RECORD=$RECORD $runner"
 
 printf '\n==> summary (%s; %s; load average before: %s)\n\n%s\n' \
     "$stamp" "$machine" "$LOAD_BEFORE" "$summary"
