@@ -15,7 +15,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -30,6 +30,9 @@ test:
 
 bench:
 	scripts/bench.sh
+
+bench-sqs:
+	scripts/bench-sqs.sh
 
 bench-crm:
 	scripts/bench-crm.sh
