@@ -155,12 +155,24 @@ sub start_instance {
                            split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
     my $user = $> == 0 ? "user root;\n" : '';
 
+    my $relay = $opt{relay} // 1;
+    my $sqs = $relay ? <<"_SQS_" : '';
+    xyz_sqs_endpoint $ENV{TEST_NGINX_SQS_ENDPOINT};
+    xyz_sqs_queue email $ENV{TEST_NGINX_SQS_EMAIL_QUEUE};
+    xyz_sqs_queue crm $ENV{TEST_NGINX_SQS_CRM_QUEUE};
+    xyz_outbox_lease 2s;
+    xyz_outbox_sweep 200ms 1s;
+_SQS_
+    my $http_extra = $opt{http_extra} // '';
+    my $server_extra = $opt{server_extra} // '';
+    my $workers = $opt{workers} // 1;
+
     open my $fh, '>', "$dir/conf/nginx.conf" or die "$dir: $!";
     print $fh <<"_EOC_";
 $modules$user
 daemon on;
 master_process on;
-worker_processes 1;
+worker_processes $workers;
 pid logs/nginx.pid;
 error_log logs/error.log info;
 thread_pool xyz_hash threads=1;
@@ -173,15 +185,12 @@ http {
     xyz_pg_dsn "$ENV{TEST_NGINX_PG_DSN}";
     xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=1024 t=1 p=1;
-    xyz_sqs_endpoint $ENV{TEST_NGINX_SQS_ENDPOINT};
-    xyz_sqs_queue email $ENV{TEST_NGINX_SQS_EMAIL_QUEUE};
-    xyz_sqs_queue crm $ENV{TEST_NGINX_SQS_CRM_QUEUE};
-    xyz_outbox_lease 2s;
-    xyz_outbox_sweep 200ms 1s;
+$sqs$http_extra
     server {
         listen 127.0.0.1:$port;
         location = /api/register { xyz_register; }
         location = /metrics { xyz_metrics; }
+$server_extra
     }
 }
 _EOC_
