@@ -250,9 +250,11 @@ raw_argon2() {
 # ---- how much of the machine other work took ------------------------------------
 # The machine may be shared (other builds, tests). Around each measurement the
 # script compares all busy CPU time (/proc/stat, steal included) with the CPU
-# time of this benchmark's own processes: its nginx instances, the private
-# PostgreSQL cluster, and its own children (wrk, argon2_rate; bash's `times`).
-# The rest, as a share of all CPUs, is printed as "others N%".
+# time of the processes taking part in it: its own children (wrk, argon2_rate;
+# bash's `times`), and, where the measurement uses them, its nginx instances and
+# the private PostgreSQL cluster. The rest, as a share of all CPUs, is printed as
+# "others N%". (So PostgreSQL's background work during a raw Argon2id run counts
+# as other work: it takes CPU from the hashing.)
 
 CLK_TCK="$(getconf CLK_TCK)"
 PG_POSTMASTER=
@@ -260,13 +262,16 @@ PG_POSTMASTER=
 # Busy ticks of the whole machine.
 machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
-# Ticks of the running nginx instances (masters and workers) and the cluster.
+# Ticks of the running nginx instances (masters and workers) when $1 is 1, and of
+# the cluster when $2 is 1.
 own_ticks() {
     local roots=() p pids
-    for p in "${NGINX_PREFIXES[@]}"; do
-        [ -s "$p/logs/nginx.pid" ] && roots+=("$(cat "$p/logs/nginx.pid")")
-    done
-    [ -n "$PG_POSTMASTER" ] && roots+=("$PG_POSTMASTER")
+    if [ "$1" = 1 ]; then
+        for p in "${NGINX_PREFIXES[@]}"; do
+            [ -s "$p/logs/nginx.pid" ] && roots+=("$(cat "$p/logs/nginx.pid")")
+        done
+    fi
+    [ "$2" = 1 ] && [ -n "$PG_POSTMASTER" ] && roots+=("$PG_POSTMASTER")
     [ "${#roots[@]}" -gt 0 ] || { echo 0; return; }
     pids="$(for p in "${roots[@]}"; do echo "$p"; ps -o pid= --ppid "$p"; done)"
     # utime and stime: fields 14 and 15, counted after the ")" that ends the name
@@ -283,8 +288,10 @@ children_ticks() {
             printf "%d", t * hz }' "$RUN/.times")"
 }
 
+# $1: 1 if the measurement uses the nginx instances, $2: 1 if it uses PostgreSQL.
 meter_start() {
-    M_T0="$(date +%s.%N)"; M_ALL0="$(machine_ticks)"; M_OWN0="$(own_ticks)"
+    M_NGINX="$1"; M_PG="$2"
+    M_T0="$(date +%s.%N)"; M_ALL0="$(machine_ticks)"; M_OWN0="$(own_ticks "$M_NGINX" "$M_PG")"
     children_ticks
     M_KIDS0="$KIDS"
 }
@@ -292,7 +299,7 @@ meter_start() {
 # Sets OTHERS (percent of all CPUs used by other work since meter_start).
 meter_stop() {
     local t1 all1 own1 kids1
-    t1="$(date +%s.%N)"; all1="$(machine_ticks)"; own1="$(own_ticks)"
+    t1="$(date +%s.%N)"; all1="$(machine_ticks)"; own1="$(own_ticks "$M_NGINX" "$M_PG")"
     children_ticks
     kids1="$KIDS"
     OTHERS="$(awk -v t0="$M_T0" -v t1="$t1" -v a0="$M_ALL0" -v a1="$all1" \
@@ -325,7 +332,7 @@ users_settled() {
 # ST_ERRS (wrk's socket errors, or "none"), OTHERS (see meter_stop).
 static_run() {
     local port="$1" master="$2" out="$3" req secs non2xx errs
-    meter_start
+    meter_start 1 0
     wrk -t"$CORES" -c"$STATIC_CONNS" -d"${DURATION}s" --timeout 10s --latency \
         "http://127.0.0.1:$port/$STATIC_FILE" > "$out" 2>&1 &
     WRK_PID=$!
@@ -350,7 +357,7 @@ static_run() {
 register_run() {
     local port="$1" conns="$2" out="$3" prefix="$4" before req secs non2xx errs line ok
     before="$(users_count)"
-    meter_start
+    meter_start 1 1
     wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/register.lua" \
         "http://127.0.0.1:$port/api/register" > "$out" 2>&1 &
     WRK_PID=$!
@@ -469,7 +476,7 @@ log "=> (a) plain $PLAIN_RPS req/s, (b) with module $MOD_RPS req/s, ratio $(rati
 # (idle) module instance already up, and the mean of the two is the baseline.
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), before"
-meter_start
+meter_start 0 0
 RAW1="$(raw_argon2)"
 meter_stop
 RAW1_OTHERS="$OTHERS"
@@ -485,7 +492,7 @@ log "worker RSS after the registrations: $REG_RSS"
 nginx_stop "$MOD_PREFIX"
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), after"
-meter_start
+meter_start 0 0
 RAW2="$(raw_argon2)"
 meter_stop
 RAW2_OTHERS="$OTHERS"
@@ -551,9 +558,14 @@ summary="$(
         printf 'pgbench, same statement (%s cl):  %s tx/s   cheap registrations ratio %s\n' \
             "$PGB_CLIENTS" "$PGB_TPS" "$(ratio "$CHEAP_RATE" "$PGB_TPS")"
     fi
-    if [ "$MAX_OTHERS" -gt 10 ] || [ "$RAW_SPREAD" -gt 10 ]; then
-        printf 'NOTE: other work shared the machine (up to %s%% of the CPUs in a measurement; the two raw\n' "$MAX_OTHERS"
-        printf '      Argon2id runs differ by %s%%): the rates are low and the ratios less reliable\n' "$RAW_SPREAD"
+    if [ "$MAX_OTHERS" -gt 10 ]; then
+        printf 'NOTE: other work took up to %s%% of the CPUs during a measurement: its rates are low\n' "$MAX_OTHERS"
+        printf '      and the ratios unreliable; run again on a quiet machine\n'
+    fi
+    if [ "$RAW_SPREAD" -gt 10 ]; then
+        printf 'NOTE: the raw Argon2id runs before and after the registrations differ by %s%%: the\n' "$RAW_SPREAD"
+        printf '      machine ran at a different speed (other work, or the CPU clock); the ratio to\n'
+        printf '      their mean is uncertain by about half as much\n'
     fi
 )"
 
