@@ -10,8 +10,9 @@
 #      answers count; the users table must hold one row per 202   -> ratio to 1.
 #   3. static files at 10,000 keep-alive connections: html/index.html from plain
 #      nginx (bench/nginx-plain.conf.in, no module) and from nginx with the module
-#      and the registration location (bench/nginx.conf.in), one after the other;
-#      requests/s of each, the ratio, and each worker's RSS sampled mid-run.
+#      and the registration location (bench/nginx.conf.in), taking turns, fresh
+#      instances each round; requests/s of each, the ratio, and each worker's RSS
+#      sampled mid-run.
 #   4. cheap hash (m=64 t=1, to expose everything but the hash): registrations/s
 #      at BENCH_CHEAP_CONNECTIONS, with p50/p99, next to pgbench running the same
 #      statement against PostgreSQL alone (bench/pgbench-register.sql).
@@ -28,8 +29,10 @@
 #                                              [BENCH_THREADS / workers, rounded up]
 #   BENCH_CONNECTIONS         wrk connections for registrations        [32]
 #   BENCH_STATIC_CONNECTIONS  wrk connections for the static runs      [10000]
-#   BENCH_STATIC_ROUNDS       static rounds per server, taken in turns
-#                             a b b a ...; each BENCH_DURATION long     [2]
+#   BENCH_STATIC_ROUNDS       static rounds per server, each BENCH_DURATION
+#                             long, taken in turns a b | b a | ..., both
+#                             servers started afresh each round; an even
+#                             number keeps the order balanced             [2]
 #   BENCH_CHEAP               1: run part 4, 0: skip it                [1]
 #   BENCH_CHEAP_CONNECTIONS   wrk connections for the cheap-hash run   [100]
 #   BENCH_RECORD              1: append the summary, the machine and the exact
@@ -182,8 +185,11 @@ workers_rss() {
     echo "${out:-?}"
 }
 
-# Established server-side connections on port $1.
-open_conns() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+# Established server-side connections on port $1 ("?" without ss, from iproute2).
+open_conns() {
+    command -v ss >/dev/null || { echo "?"; return; }
+    ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l
+}
 
 # Rows and 202 answers: equal, or more rows by at most one request per connection
 # (those in flight when wrk stopped: nginx finishes them though nobody reads the answer).
@@ -430,20 +436,22 @@ log "machine: $CORES cores ($MODEL), load average before the run: $LOAD_BEFORE"
 log "parameters: duration ${DURATION}s; argon2_rate: $THREADS threads; nginx: $WORKERS workers x $POOL_THREADS hashing threads"
 
 # ---- 3. static files at many connections -------------------------------------------
-# Measured before the registrations, while PostgreSQL is idle. Both instances run
-# side by side (the idle one costs nothing) and take turns, a b b a a b ..., so that
-# drift in the machine's speed during the run falls on both alike. Each result is
-# all 2xx/3xx answers of its rounds over their total time.
+# Measured before the registrations, while PostgreSQL is idle. In each round both
+# instances start afresh and run side by side (the idle one costs nothing), taking
+# turns a b, then b a in the next round, so that drift in the machine's speed falls
+# on both alike. Fresh instances each round, because where the scheduler places an
+# instance's workers next to wrk's threads lasts for the instance's life and moves
+# its rate by several percent. Each result is all 2xx/3xx answers of its rounds
+# over their total time.
 
 step "3. static file at $STATIC_CONNS connections: (a) plain nginx, (b) with ngx_xyz_module; $ROUNDS round(s) of ${DURATION}s each"
-nginx_start "$BENCH/nginx-plain.conf.in" plain
-PLAIN_PORT="$NGX_PORT"; PLAIN_MASTER="$NGX_MASTER"; PLAIN_PREFIX="$NGX_PREFIX"
-nginx_start "$BENCH/nginx.conf.in" module "$PROD_ARGON2"
-MOD_PORT="$NGX_PORT"; MOD_MASTER="$NGX_MASTER"; MOD_PREFIX="$NGX_PREFIX"
-
 declare -A ST_SUM_OK=([plain]=0 [module]=0) ST_SUM_SECS=([plain]=0 [module]=0)
 declare -A ST_LAST_CONNS ST_LAST_RSS ST_ALL_ERRS ST_ROUNDS ST_OTHERS
 for r in $(seq 1 "$ROUNDS"); do
+    nginx_start "$BENCH/nginx-plain.conf.in" plain
+    PLAIN_PORT="$NGX_PORT"; PLAIN_MASTER="$NGX_MASTER"; PLAIN_PREFIX="$NGX_PREFIX"
+    nginx_start "$BENCH/nginx.conf.in" module "$PROD_ARGON2"
+    MOD_PORT="$NGX_PORT"; MOD_MASTER="$NGX_MASTER"; MOD_PREFIX="$NGX_PREFIX"
     if [ $(( r % 2 )) -eq 1 ]; then order="plain module"; else order="module plain"; fi
     for which in $order; do
         if [ "$which" = plain ]; then
@@ -464,8 +472,9 @@ for r in $(seq 1 "$ROUNDS"); do
         fi
         sleep 2
     done
+    nginx_stop "$PLAIN_PREFIX"
+    nginx_stop "$MOD_PREFIX"
 done
-nginx_stop "$PLAIN_PREFIX"
 
 PLAIN_RPS="$(per_s "${ST_SUM_OK[plain]}" "${ST_SUM_SECS[plain]}")"
 MOD_RPS="$(per_s "${ST_SUM_OK[module]}" "${ST_SUM_SECS[module]}")"
@@ -474,6 +483,9 @@ log "=> (a) plain $PLAIN_RPS req/s, (b) with module $MOD_RPS req/s, ratio $(rati
 # ---- 1. and 2. raw Argon2id, registrations, raw Argon2id again ---------------------
 # The raw rate is taken right before and right after the registrations, with the
 # (idle) module instance already up, and the mean of the two is the baseline.
+
+nginx_start "$BENCH/nginx.conf.in" module "$PROD_ARGON2"
+MOD_PORT="$NGX_PORT"; MOD_MASTER="$NGX_MASTER"; MOD_PREFIX="$NGX_PREFIX"
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), before"
 meter_start 0 0
@@ -583,16 +595,30 @@ log "summary saved in ${RUN#"$REPO/"}/summary.txt; raw outputs in ${RUN#"$REPO/"
 
 if [ "$RECORD" = 1 ]; then
     doc="$REPO/docs/benchmarks.md"
-    if [ ! -f "$doc" ]; then
-        printf '# Benchmarks\n\n## Recorded runs\n' > "$doc"
-    fi
+    record="$RUN/record.md"
     # shellcheck disable=SC2016  # the backquotes are Markdown
     {
-        printf '\n### %s\n\n' "$stamp"
+        printf '### %s\n\n' "$stamp"
         printf -- '- machine: %s (load average before the run: %s)\n' "$machine" "$LOAD_BEFORE"
         printf -- '- versions: %s\n' "$versions"
         printf -- '- command: `%s`\n\n' "$command_line"
-        printf '```\n%s\n```\n' "$summary"
-    } >> "$doc"
-    log "recorded in docs/benchmarks.md"
+        printf '```\n%s\n```\n\n' "$summary"
+    } > "$record"
+    [ -f "$doc" ] || printf '# Benchmarks\n\n' > "$doc"
+    # At the end of the section "## Recorded runs" (before the next "## " heading
+    # or marked section, other benchmarks write those), which is created if missing.
+    perl -0777 -i -e '
+        my $new = do { local $/; open my $f, "<", $ARGV[0] or die "$ARGV[0]: $!"; <$f> };
+        shift @ARGV;
+        my $doc = <>;
+        if ($doc !~ /^## Recorded runs\n/m) {
+            $doc =~ s/\n*\z/\n\n/;
+            $doc .= "## Recorded runs\n\nAppended by `BENCH_RECORD=1 make bench`, oldest first.\n\n";
+        }
+        $doc =~ /^## Recorded runs\n/mg;
+        my $end = $doc =~ /\G(?:.*\n)*?(?=^## |^<!-- )/mgc ? pos($doc) : length($doc);
+        my $head = substr($doc, 0, $end);
+        $head =~ s/\n*\z/\n\n/;
+        print $head, $new, substr($doc, $end);' "$record" "$doc"
+    log "recorded in docs/benchmarks.md (section \"Recorded runs\")"
 fi
