@@ -5,6 +5,7 @@
 #   make test       run the test suites against a fresh database
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
+#   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
 #   make deps       install missing Debian (and npm) packages
 #   make migrate    apply sql/ migrations to the local `xyz` database
@@ -15,7 +16,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -36,6 +37,10 @@ bench-sqs:
 
 bench-crm:
 	scripts/bench-crm.sh
+
+fuzz:
+	scripts/deps.sh
+	scripts/fuzz.sh
 
 screenshots:
 	scripts/deps.sh

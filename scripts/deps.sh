@@ -21,6 +21,8 @@ PACKAGES=(
     # the browser tests (t/070-browser.t) and `make screenshots`: Debian's
     # chromium, driven by playwright-core from npm; a font for the pictures
     chromium fonts-dejavu-core
+    # the libFuzzer harnesses (t/002-fuzz.t, `make fuzz`)
+    clang libclang-rt-14-dev
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
