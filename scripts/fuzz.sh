@@ -97,7 +97,11 @@ for name in "${names[@]}"; do
     if [ "$JOBS" -gt 1 ]; then
         args+=(-jobs="$JOBS" -workers="$JOBS")
     fi
-    echo "==> fuzz_$name: run (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$SECONDS_EACH s})"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        echo "==> fuzz_$name: run ($FUZZ_RUNS executions)"
+    else
+        echo "==> fuzz_$name: run ($SECONDS_EACH s)"
+    fi
     if ! "$OUT/fuzz_$name" "${args[@]}" "$OUT/corpus/$name" "$FZ/corpus/$name" \
             2>"$OUT/$name.log"; then
         echo "fuzz: fuzz_$name FAILED; see $OUT/$name.log and $OUT/crash-$name-*" >&2
