@@ -276,3 +276,35 @@ Test::More::is($s, 200, 'the right password still logs in');
 Test::More::like(XyzTest::psql("SELECT password_hash FROM users WHERE email_normalized = '$e'"),
                  qr/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/, 'and the hash is remade with the current parameters');
 XyzTest::psql("DELETE FROM login_throttle");
+
+
+
+=== TEST 8: a login refused by a full hashing queue gives its reservation back
+--- main_config
+    thread_pool xyz_hash threads=1 max_queue=1;
+--- init
+XyzTest::psql("DELETE FROM login_throttle");
+my $e = ::account('queue', $::h_current);
+my @r = ::parallel_logins(20, $e, 'not the password at all');
+my %n;
+$n{ $_->{status} }++ for @r;
+Test::More::ok(!grep({ !/^(401|429|503)$/ } keys %n),
+               'answers: ' . join(' ', map { "$_ x$n{$_}" } sort keys %n));
+Test::More::is(XyzTest::psql("SELECT coalesce(sum(in_flight), 0) FROM login_throttle"),
+               0, 'nothing is left in flight');
+XyzTest::psql("DELETE FROM login_throttle");
+
+
+
+=== TEST 9: a password reset ends the account's locks
+--- init
+XyzTest::psql("DELETE FROM login_throttle");
+my $e = ::account('reset', $::h_current);
+::login($e, "wrong $_") for 1 .. 3;
+my ($s) = ::login($e, $::good);
+Test::More::is($s, 429, 'locked after three failures');
+XyzTest::psql("UPDATE users SET password_hash = '$::h_current', "
+              . "token_version = token_version + 1 WHERE email_normalized = '$e'");
+($s) = ::login($e, $::good);
+Test::More::is($s, 200, 'the new password logs in at once');
+XyzTest::psql("DELETE FROM login_throttle");
