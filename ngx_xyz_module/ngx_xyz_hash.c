@@ -150,8 +150,8 @@ ngx_xyz_hash_harden(ngx_xyz_hash_job_t *job)
 
     ngx_memzero(salt, sizeof(salt));
 
-    /* only the time it takes matters; a failure (out of memory) only
-     * makes this answer sooner, as the dummy's would be */
+    /* only the time it takes matters: the output is thrown away, and a
+     * failure (out of memory) leaves the difference as it was before */
 
     if (crypto_pwhash(out, sizeof(out), job->password, job->password_len,
                       salt, passes, (size_t) kib * 1024,
