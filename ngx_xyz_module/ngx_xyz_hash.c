@@ -20,6 +20,7 @@ typedef struct {
 
 
 static void ngx_xyz_hash_thread(void *data, ngx_log_t *log);
+static void ngx_xyz_hash_harden(ngx_xyz_hash_job_t *job);
 static void ngx_xyz_hash_event_handler(ngx_event_t *ev);
 
 
@@ -84,6 +85,11 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
     job->rc = crypto_pwhash_str_verify(job->stored, job->password,
                                        job->password_len);
 
+    if (job->rc != 0) {
+        ngx_xyz_hash_harden(job);
+        return;
+    }
+
     /* the parameters were raised since: store a hash made with them */
 
     if (job->rc == 0
@@ -93,6 +99,66 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
                              job->opslimit, job->memlimit) == 0)
     {
         job->rehashed = 1;
+    }
+}
+
+
+/*
+ * A wrong password against a hash made with older, cheaper parameters
+ * would be answered sooner than one against the dummy hash of an unknown
+ * address (made with the current ones): the account's existence would show
+ * in the time.  So the work missing is done here, as an Argon2id run of
+ * the difference in memory times passes; a hash made with dearer
+ * parameters than the current ones is left as it is.
+ */
+
+static void
+ngx_xyz_hash_harden(ngx_xyz_hash_job_t *job)
+{
+    u_char               out[32], salt[crypto_pwhash_SALTBYTES];
+    const char          *p;
+    unsigned long        m, t, lanes;
+    unsigned long long   want, have, extra, passes, kib;
+
+    p = strstr(job->stored, "$m=");
+
+    if (p == NULL
+        || sscanf(p, "$m=%lu,t=%lu,p=%lu$", &m, &t, &lanes) != 3)
+    {
+        return;
+    }
+
+    want = (unsigned long long) (job->memlimit / 1024) * job->opslimit;
+    have = (unsigned long long) m * t;
+
+    if (have >= want) {
+        return;
+    }
+
+    extra = want - have;
+    passes = job->opslimit;
+    kib = extra / passes;
+
+    if (kib < 8) {
+        passes = 1;
+        kib = extra;
+    }
+
+    if (kib < 8) {
+        return;
+    }
+
+    ngx_memzero(salt, sizeof(salt));
+
+    /* only the time it takes matters: the output is thrown away, and a
+     * failure (out of memory) leaves the difference as it was before */
+
+    if (crypto_pwhash(out, sizeof(out), job->password, job->password_len,
+                      salt, passes, (size_t) kib * 1024,
+                      crypto_pwhash_ALG_ARGON2ID13)
+        == 0)
+    {
+        sodium_memzero(out, sizeof(out));
     }
 }
 

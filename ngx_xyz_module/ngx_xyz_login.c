@@ -9,7 +9,9 @@
  * dummy hash made with the same parameters, and the failure is counted
  * against that address and the client all the same.  Only after a correct
  * password does an unconfirmed account learn that it is unconfirmed.  The
- * throttles live in PostgreSQL, so they hold across workers and instances.
+ * throttles live in PostgreSQL, so they hold across workers and instances;
+ * an attempt is reserved there before its password is hashed and settled
+ * after, so parallel guesses cannot outrun them.
  * A success sets a signed session (JWT, HS256) in an HttpOnly cookie.
  */
 
@@ -46,6 +48,7 @@ typedef struct {
 
     ngx_xyz_hash_job_t       job;
     ngx_uint_t               ok;
+    ngx_uint_t               busy;
 } ngx_xyz_login_ctx_t;
 
 
@@ -54,6 +57,8 @@ static ngx_int_t ngx_xyz_login_body(ngx_http_request_t *r, yajl_val body);
 static void ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_login_checked(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx,
+    const char *ok, const char *new_hash);
 static void ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static ngx_int_t ngx_xyz_login_reply(ngx_http_request_t *r,
@@ -215,6 +220,9 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     n = ngx_atoi((u_char *) PQgetvalue(res, 0, 8), PQgetlength(res, 0, 8));
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "xyz login begin: wait %i", n);
+
     if (n > 0) {
         /* throttled: answered before any hashing, whoever asks */
 
@@ -271,7 +279,17 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     rc = ngx_xyz_hash_post(r, ctx->xmcf->hash_pool, &ctx->job,
                            ngx_xyz_login_checked);
 
-    if (rc != NGX_OK) {
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    /* the attempt was reserved: give it back unchecked, then answer */
+
+    ctx->busy = 1;
+
+    sodium_memzero(ctx->password, ctx->password_len);
+
+    if (ngx_xyz_login_end(ctx, NULL, NULL) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_xyz_reply_unavailable(r, "too many requests at once; try "
                                          "again shortly"));
@@ -293,22 +311,42 @@ ngx_xyz_login_checked(ngx_http_request_t *r)
 
     ctx->ok = ctx->known && ctx->job.rc == 0;
 
+    if (ngx_xyz_login_end(ctx, ctx->ok ? "true" : "false",
+                          (ctx->ok && ctx->job.rehashed) ? ctx->job.hash
+                                                         : NULL)
+        != NGX_OK)
+    {
+        /* unrecorded, so unthrottled: better refuse than let it through */
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                         "unavailable; try again shortly"));
+    }
+}
+
+
+/*
+ * Settles the attempt xyz_login_begin reserved: ok is "true", "false", or
+ * NULL when no password was checked (the reservation is only given back).
+ */
+
+static ngx_int_t
+ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
+    const char *new_hash)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "xyz login end: %s", ok ? ok : "unchecked");
+
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
-    ctx->values[2] = ctx->ok ? "true" : "false";
-    ctx->values[3] = (ctx->ok && ctx->job.rehashed) ? ctx->job.hash : NULL;
+    ctx->values[2] = ok;
+    ctx->values[3] = new_hash;
 
     ctx->query.sql = ngx_xyz_login_end_sql;
     ctx->query.nparams = 4;
     ctx->query.values = ctx->values;
     ctx->query.handler = ngx_xyz_login_ended;
 
-    if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        /* unrecorded, so unthrottled: better refuse than let it through */
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
-    }
+    return ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 }
 
 
@@ -323,7 +361,13 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     r = ctx->request;
     c = r->connection;
 
-    if (rc != NGX_OK) {
+    if (ctx->busy) {
+        /* the thread pool's queue was full: nothing was checked */
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "too many requests at once; try "
+                                         "again shortly"));
+
+    } else if (rc != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_xyz_reply_unavailable(r, "the service is temporarily "
                                          "unavailable; try again shortly"));

@@ -212,7 +212,7 @@ GET /api/me
 
 
 
-=== TEST 4: throttling: after three failures the account waits, for every client
+=== TEST 4: throttling: after three failures the account waits for that client
 --- init
 XyzTest::psql("DELETE FROM login_throttle");
 XyzTest::register_now(email => ::addr('thr'), password => 'correct horse battery staple');
