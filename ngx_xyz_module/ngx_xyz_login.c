@@ -446,12 +446,14 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     ngx_xyz_main_conf_t  *xmcf;
 
     if (r->method != NGX_HTTP_POST) {
+        ngx_http_discard_request_body(r);
         (void) ngx_xyz_add_header(r, "Allow", "POST");
         return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL, "use POST");
     }
 
     if (!ngx_xyz_same_origin(r, 1)) {
+        ngx_http_discard_request_body(r);
         return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
                                    NULL, "the request does not come from "
                                          "this site");
@@ -511,6 +513,7 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     ngx_xyz_main_conf_t   *xmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_discard_request_body(r);
         (void) ngx_xyz_add_header(r, "Allow", "GET");
         return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL, "use GET");
