@@ -63,6 +63,7 @@ static ngx_int_t ngx_xyz_me_handler(ngx_http_request_t *r);
 static void ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_login_cleanup(void *data);
+static void ngx_xyz_me_cleanup(void *data);
 
 
 static const char  ngx_xyz_login_begin_sql[] =
@@ -509,6 +510,7 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
     ngx_xyz_me_ctx_t      *ctx;
+    ngx_pool_cleanup_t    *cln;
     ngx_xyz_jwt_claims_t  *claims;
     ngx_xyz_main_conf_t   *xmcf;
 
@@ -534,9 +536,17 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_me_ctx_t));
-    if (ctx == NULL) {
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* a request torn down before the answer (a client error while its
+     * body is discarded, say) takes the query with it: the answer must
+     * not find freed memory */
+
+    cln->handler = ngx_xyz_me_cleanup;
+    cln->data = ctx;
 
     ctx->request = r;
     ngx_sprintf((u_char *) ctx->id, "%L%Z", claims->sub);
@@ -616,4 +626,13 @@ ngx_xyz_login_cleanup(void *data)
     if (ctx->password) {
         sodium_memzero(ctx->password, ctx->password_len);
     }
+}
+
+
+static void
+ngx_xyz_me_cleanup(void *data)
+{
+    ngx_xyz_me_ctx_t *ctx = data;
+
+    ngx_xyz_pg_cancel(&ctx->query);
 }
