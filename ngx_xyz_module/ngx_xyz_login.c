@@ -390,7 +390,8 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_xyz_cookie_set(cookie, size + 256, "xyz_session", token,
+    if (ngx_xyz_cookie_set(cookie, size + 256,
+                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), token,
                            (long long) xmcf->session_ttl,
                            (int) xmcf->cookie_secure, "Lax")
         < 0
@@ -464,7 +465,8 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    if (ngx_xyz_cookie_set(cookie, sizeof(cookie), "xyz_session", "", 0,
+    if (ngx_xyz_cookie_set(cookie, sizeof(cookie),
+                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), "", 0,
                            (int) xmcf->cookie_secure, "Lax")
         < 0)
     {

@@ -145,7 +145,14 @@ _EOC_
 
     location /members/ {
         xyz_auth on;
-        return 200 "member $xyz_user_id\n";
+        # the client closes its side after the request; wait for the answer
+        proxy_ignore_client_abort on;
+        proxy_set_header X-User-Id $xyz_user_id;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+
+    location = /echo {
+        return 200 "member $http_x_user_id\n";
     }
 
     location = /smuggled {
