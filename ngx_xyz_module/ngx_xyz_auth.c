@@ -124,6 +124,9 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
          * visitor's, so neither is used.
          */
 
+        /* value and len keep the first one found, other and olen the
+         * rest */
+
         name = NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure);
         value = NULL;
         len = 0;

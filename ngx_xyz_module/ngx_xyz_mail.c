@@ -277,10 +277,12 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
         goto failed;
     }
 
-    /* stable across attempts, so that a resent copy can be recognised */
-
-    /* the address, and so the domain, is at most NGX_XYZ_MIME_ADDR_MAX
-     * long ("nginx -t" checks it): both fit, and the bounds hold anyway */
+    /*
+     * Stable across attempts, so that a resent copy can be recognised.
+     * The sender's address, and so its domain, is at most
+     * NGX_XYZ_MIME_ADDR_MAX long ("nginx -t" checks it): msgid and from
+     * hold them, and the bounds hold anyway.
+     */
 
     *ngx_snprintf((u_char *) msgid, sizeof(msgid) - 1, "xyz-%L@%V",
                   job->msg->outbox_id, &dc->mail_domain) = '\0';
