@@ -551,6 +551,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
     };
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_discard_request_body(r);
         (void) ngx_xyz_add_header(r, "Allow", "GET");
         return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL, "use GET");

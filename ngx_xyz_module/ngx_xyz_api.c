@@ -11,6 +11,7 @@
 
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_csrf.h"
+#include "ngx_xyz_json.h"
 
 #include <sodium.h>
 
@@ -100,6 +101,7 @@ ngx_xyz_api_body(ngx_http_request_t *r)
     ngx_pool_cleanup_t  *cln;
     ngx_xyz_loc_conf_t  *xlcf;
     ngx_xyz_api_ctx_t   *ctx;
+    char                 field[64];
 
     xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     ctx = ngx_xyz_ctx_data(r);
@@ -117,6 +119,35 @@ ngx_xyz_api_body(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /*
+     * yajl reads a C string and hands strings back NUL-terminated: a raw
+     * NUL byte would end the body early, an escaped one would cut a
+     * password or an address short without notice.  Both are refused,
+     * the second naming the field, as registration does.
+     */
+
+    if (ngx_strlen(body.data) != body.len) {
+        sodium_memzero(body.data, body.len);
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "malformed_json",
+                                NULL, "the request body holds a NUL byte"));
+        return;
+    }
+
+    if (body.len
+        && ngx_xyz_json_find_nul((char *) body.data, body.len, field,
+                                 sizeof(field))
+           == 1)
+    {
+        sodium_memzero(body.data, body.len);
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_error(r, 422, "invalid_field",
+                                field[0] ? field : NULL,
+                                "text fields must not contain NUL "
+                                "characters"));
         return;
     }
 

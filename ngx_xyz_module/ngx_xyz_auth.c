@@ -3,7 +3,7 @@
  * Copyright (C) the XYZ sign-up authors
  *
  * Authorization on any location: "xyz_auth on" checks the session (the
- * xyz_session cookie or an "Authorization: Bearer" token) in the access
+ * session cookie or an "Authorization: Bearer" token) in the access
  * phase, without PostgreSQL: the signature (HS256, keys by kid), the
  * expiry and, with "xyz_auth_role", the role.  401 or 403 with JSON
  * otherwise.  $xyz_user_id, $xyz_user_role and $xyz_user_email carry the
@@ -82,10 +82,10 @@ ngx_xyz_auth_postconfiguration(ngx_conf_t *cf)
 ngx_xyz_jwt_claims_t *
 ngx_xyz_auth_claims(ngx_http_request_t *r)
 {
-    int                    n;
-    size_t                 len;
+    int                    count;
+    size_t                 len, olen;
     ngx_str_t              token;
-    const char            *value;
+    const char            *value, *other, *name;
     ngx_table_elt_t       *h;
     ngx_xyz_req_ctx_t     *ctx;
     ngx_xyz_main_conf_t   *xmcf;
@@ -117,17 +117,27 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
         token.len = h->value.len - 7;
 
     } else {
+        /*
+         * The session cookie must come once: a second one of the name
+         * (planted by a sibling subdomain or a plain-HTTP answer, where
+         * the name has no "__Host-" prefix) leaves it unclear which is the
+         * visitor's, so neither is used.
+         */
+
+        /* value and len keep the first one found, other and olen the
+         * rest */
+
+        name = NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure);
         value = NULL;
         len = 0;
+        count = 0;
 
 #if (nginx_version >= 1023000)
         for (h = r->headers_in.cookie; h; h = h->next) {
-            n = ngx_xyz_cookie_get((char *) h->value.data, h->value.len,
-                                   "xyz_session", &value);
-            if (n > 0) {
-                len = n;
-                break;
-            }
+            count += ngx_xyz_cookie_count((char *) h->value.data,
+                                          h->value.len, name,
+                                          count ? &other : &value,
+                                          count ? &olen : &len);
         }
 #else
         {
@@ -137,16 +147,21 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
             cookies = r->headers_in.cookies.elts;
 
             for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-                n = ngx_xyz_cookie_get((char *) cookies[i]->value.data,
-                                       cookies[i]->value.len, "xyz_session",
-                                       &value);
-                if (n > 0) {
-                    len = n;
-                    break;
-                }
+                count += ngx_xyz_cookie_count(
+                             (char *) cookies[i]->value.data,
+                             cookies[i]->value.len, name,
+                             count ? &other : &value,
+                             count ? &olen : &len);
             }
         }
 #endif
+
+        if (count > 1) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "xyz auth: the cookie \"%s\" comes %d times; "
+                          "the request is not logged in", name, count);
+            return NULL;
+        }
 
         if (value == NULL || len == 0) {
             return NULL;

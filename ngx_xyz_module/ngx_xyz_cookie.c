@@ -91,6 +91,46 @@ ngx_xyz_cookie_get(const char *header, size_t len, const char *name,
 
 
 int
+ngx_xyz_cookie_count(const char *header, size_t len, const char *name,
+    const char **value, size_t *vlen)
+{
+    int          n, count;
+    const char  *p, *end, *v, *semi;
+
+    if (header == NULL) {
+        return 0;
+    }
+
+    count = 0;
+    p = header;
+    end = header + len;
+
+    while (p < end) {
+        n = ngx_xyz_cookie_get(p, end - p, name, &v);
+        if (n < 0) {
+            break;
+        }
+
+        if (count++ == 0) {
+            *value = v;
+            *vlen = (size_t) n;
+        }
+
+        /* on after the pair found: its value holds no ';' */
+
+        semi = memchr(v + n, ';', end - (v + n));
+        if (semi == NULL) {
+            break;
+        }
+
+        p = semi + 1;
+    }
+
+    return count;
+}
+
+
+int
 ngx_xyz_cookie_set(char *out, size_t size, const char *name,
     const char *value, long long max_age, int secure, const char *same_site)
 {

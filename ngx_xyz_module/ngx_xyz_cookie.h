@@ -34,6 +34,24 @@ int ngx_xyz_cookie_get(const char *header, size_t len, const char *name,
     const char **value);
 
 /*
+ * Counts the pairs called name in the value of one Cookie header, read as
+ * ngx_xyz_cookie_get() reads them; when there is at least one, *value and
+ * *vlen give the first.  Returns the count (0 when absent).
+ */
+int ngx_xyz_cookie_count(const char *header, size_t len, const char *name,
+    const char **value, size_t *vlen);
+
+/*
+ * The session cookie's name.  Over HTTPS the "__Host-" prefix makes
+ * browsers accept it only with Secure, Path=/ and no Domain, from this
+ * very host: a sibling subdomain or a plain-HTTP answer cannot plant one.
+ * Plain-HTTP local runs (secure off) cannot use the prefix.
+ */
+#define NGX_XYZ_SESSION_COOKIE(secure)                                       \
+    ((secure) ? "__Host-xyz_session" : "xyz_session")
+
+
+/*
  * Writes a Set-Cookie value, NUL-terminated, to out:
  *
  *     name=value; Path=/; Max-Age=N; HttpOnly; Secure; SameSite=Lax

@@ -195,8 +195,9 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
     ngx_uint_t  i;
 
     if (h->code != CURLE_OK) {
-        ngx_snprintf(detail, sizeof(detail) - 1, "CRM unreachable: %s%Z",
-                     h->error);
+        /* curl's message may fill its 256 bytes: cut it, but end it */
+        *ngx_snprintf(detail, sizeof(detail) - 1, "CRM unreachable: %s",
+                      h->error) = '\0';
         ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 0, 0);
         ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
                           (char *) detail);

@@ -34,6 +34,19 @@ yajl_val ngx_xyz_json_member(yajl_val obj, const char *key);
 const char *ngx_xyz_json_string(yajl_val obj, const char *key);
 
 /*
+ * Looks through the JSON text buf (len bytes, as yajl_tree_parse() reads
+ * it, comments allowed) for a string or member name holding a NUL
+ * character, an escaped "\u0000": yajl hands strings back NUL-terminated,
+ * so such a string would be cut short without notice ("abc\u0000def" read
+ * as "abc").  Returns 1 when there is one, and writes to field (size
+ * bytes) the name of the top-level member it is in, or "" when that name
+ * is not plain printable ASCII shorter than size; 0 when there is none;
+ * -1 when buf is not valid JSON (the caller's parser will say so).
+ */
+int ngx_xyz_json_find_nul(const char *buf, size_t len, char *field,
+    size_t size);
+
+/*
  * Copies a string into an arena, NUL-terminated, advancing *pos; returns
  * the copy, or NULL when the arena is full.
  */

@@ -68,6 +68,7 @@ static ngx_int_t ngx_xyz_me_handler(ngx_http_request_t *r);
 static void ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_login_cleanup(void *data);
+static void ngx_xyz_me_cleanup(void *data);
 
 
 static const char  ngx_xyz_login_begin_sql[] =
@@ -433,7 +434,8 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_xyz_cookie_set(cookie, size + 256, "xyz_session", token,
+    if (ngx_xyz_cookie_set(cookie, size + 256,
+                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), token,
                            (long long) xmcf->session_ttl,
                            (int) xmcf->cookie_secure, "Lax")
         < 0
@@ -490,12 +492,14 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     ngx_xyz_main_conf_t  *xmcf;
 
     if (r->method != NGX_HTTP_POST) {
+        ngx_http_discard_request_body(r);
         (void) ngx_xyz_add_header(r, "Allow", "POST");
         return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL, "use POST");
     }
 
     if (!ngx_xyz_same_origin(r, 1)) {
+        ngx_http_discard_request_body(r);
         return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
                                    NULL, "the request does not come from "
                                          "this site");
@@ -505,7 +509,8 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    if (ngx_xyz_cookie_set(cookie, sizeof(cookie), "xyz_session", "", 0,
+    if (ngx_xyz_cookie_set(cookie, sizeof(cookie),
+                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), "", 0,
                            (int) xmcf->cookie_secure, "Lax")
         < 0)
     {
@@ -551,10 +556,12 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
 {
     ngx_int_t              rc;
     ngx_xyz_me_ctx_t      *ctx;
+    ngx_pool_cleanup_t    *cln;
     ngx_xyz_jwt_claims_t  *claims;
     ngx_xyz_main_conf_t   *xmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_discard_request_body(r);
         (void) ngx_xyz_add_header(r, "Allow", "GET");
         return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
                                    "method_not_allowed", NULL, "use GET");
@@ -575,9 +582,17 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_me_ctx_t));
-    if (ctx == NULL) {
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* a request torn down before the answer (a client error while its
+     * body is discarded, say) takes the query with it: the answer must
+     * not find freed memory */
+
+    cln->handler = ngx_xyz_me_cleanup;
+    cln->data = ctx;
 
     ctx->request = r;
     ngx_sprintf((u_char *) ctx->id, "%L%Z", claims->sub);
@@ -657,4 +672,13 @@ ngx_xyz_login_cleanup(void *data)
     if (ctx->password) {
         sodium_memzero(ctx->password, ctx->password_len);
     }
+}
+
+
+static void
+ngx_xyz_me_cleanup(void *data)
+{
+    ngx_xyz_me_ctx_t *ctx = data;
+
+    ngx_xyz_pg_cancel(&ctx->query);
 }

@@ -156,9 +156,12 @@ void
 ngx_xyz_mail_send(ngx_xyz_job_t *job)
 {
     int                       len;
-    char                     *out, *subject, *text, *html, from[256];
+    char                     *out, *subject, *text, *html;
     char                     *link, *login, *reset, *line, *site;
-    char                      date[64], msgid[128], boundary[64], hours[32];
+    char                      date[64], boundary[64], hours[32];
+    char                      from[NGX_XYZ_MIME_ADDR_MAX + 3];
+    char                      msgid[sizeof("xyz-@") + NGX_INT64_LEN
+                                    + NGX_XYZ_MIME_ADDR_MAX];
     size_t                    size;
     yajl_val                  root;
     ngx_str_t                *t;
@@ -274,10 +277,15 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
         goto failed;
     }
 
-    /* stable across attempts, so that a resent copy can be recognised */
+    /*
+     * Stable across attempts, so that a resent copy can be recognised.
+     * The sender's address, and so its domain, is at most
+     * NGX_XYZ_MIME_ADDR_MAX long ("nginx -t" checks it): msgid and from
+     * hold them, and the bounds hold anyway.
+     */
 
-    ngx_sprintf((u_char *) msgid, "xyz-%L@%V%Z", job->msg->outbox_id,
-                &dc->mail_domain);
+    *ngx_snprintf((u_char *) msgid, sizeof(msgid) - 1, "xyz-%L@%V",
+                  job->msg->outbox_id, &dc->mail_domain) = '\0';
     ngx_sprintf((u_char *) boundary, "=_xyz_%L%Z", job->msg->outbox_id);
 
     if (ngx_xyz_mime_date(ngx_time(), date, sizeof(date)) < 0) {
@@ -335,7 +343,8 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
 
     h->rcpt = rcpt;
 
-    ngx_sprintf((u_char *) from, "<%V>%Z", &dc->mail_from_addr);
+    *ngx_snprintf((u_char *) from, sizeof(from) - 1, "<%V>",
+                  &dc->mail_from_addr) = '\0';
 
     curl_easy_setopt(h->easy, CURLOPT_MAIL_FROM, from);
     curl_easy_setopt(h->easy, CURLOPT_MAIL_RCPT, rcpt);
@@ -391,8 +400,9 @@ ngx_xyz_mail_done(ngx_xyz_http_t *h)
         return;
     }
 
-    ngx_snprintf(detail, sizeof(detail) - 1, "SMTP %l: %s%Z", h->status,
-                 h->error);
+    /* curl's message may fill its 256 bytes: cut it, but end it */
+    *ngx_snprintf(detail, sizeof(detail) - 1, "SMTP %l: %s", h->status,
+                  h->error) = '\0';
 
     if (h->status >= 500 && h->status < 600) {
         ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0, (char *) detail);

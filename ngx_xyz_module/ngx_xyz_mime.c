@@ -18,7 +18,6 @@
 #define NGX_XYZ_MIME_EWORD    75
 
 #define NGX_XYZ_MIME_NAME_MAX  256
-#define NGX_XYZ_MIME_ADDR_MAX  254
 
 
 typedef struct {
@@ -316,6 +315,33 @@ ngx_xyz_mime_date(time_t t, char *out, size_t size)
 
     if (n < 0 || (size_t) n >= size) {
         return -1;
+    }
+
+    return n;
+}
+
+
+size_t
+ngx_xyz_mime_address_len(const char *mailbox)
+{
+    size_t       n;
+    const char  *lt, *gt;
+
+    lt = strrchr(mailbox, '<');
+
+    if (lt != NULL) {
+        gt = strchr(lt, '>');
+        return gt ? (size_t) (gt - lt - 1) : strlen(lt + 1);
+    }
+
+    while (*mailbox == ' ' || *mailbox == '\t') {
+        mailbox++;
+    }
+
+    n = strlen(mailbox);
+
+    while (n && (mailbox[n - 1] == ' ' || mailbox[n - 1] == '\t')) {
+        n--;
     }
 
     return n;

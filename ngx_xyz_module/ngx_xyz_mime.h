@@ -75,6 +75,19 @@ int ngx_xyz_mime_build(const ngx_xyz_mime_t *m, char *out, size_t size);
 int ngx_xyz_mime_date(time_t t, char *out, size_t size);
 
 /*
+ * The longest address: RFC 5321 (4.5.3.1.3) allows a path of 256 octets,
+ * the angle brackets included.
+ */
+#define NGX_XYZ_MIME_ADDR_MAX  254
+
+/*
+ * The length of the address part of a mailbox (inside its last "<...>",
+ * or the whole mailbox), not checked: for a configuration message that
+ * names the limit.
+ */
+size_t ngx_xyz_mime_address_len(const char *mailbox);
+
+/*
  * The bare address of a mailbox ("XYZ <no-reply@xyz.example>" gives
  * "no-reply@xyz.example"), for CURLOPT_MAIL_FROM; checks it as the build
  * does.  Returns its length, or -1.

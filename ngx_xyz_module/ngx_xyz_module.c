@@ -1297,7 +1297,8 @@ ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
 static char *
 ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 {
-    char                     *rv, err[128], addr[256];
+    char                     *rv, err[128], addr[NGX_XYZ_MIME_ADDR_MAX + 1];
+    size_t                    n;
     ngx_uint_t                k;
     ngx_xyz_dispatch_conf_t  *dc;
 
@@ -1367,6 +1368,18 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
                                "\"xyz_dispatch email\" needs "
                                "\"xyz_smtp_url\", \"xyz_mail_from\" and "
                                "\"xyz_public_url\"");
+            return NGX_CONF_ERROR;
+        }
+
+        /* the envelope sender and the Message-ID are made from it */
+
+        n = ngx_xyz_mime_address_len((char *) dc->mail_from.data);
+
+        if (n > NGX_XYZ_MIME_ADDR_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_mail_from\": the address is %uz "
+                               "characters long; an address has at most %d",
+                               n, NGX_XYZ_MIME_ADDR_MAX);
             return NGX_CONF_ERROR;
         }
 

@@ -28,6 +28,7 @@ struct ngx_xyz_pg_conn_s {
     ngx_xyz_pg_pool_t       *pool;
     PGconn                  *pg;
     ngx_connection_t        *c;
+    ngx_file_uniq_t          uniq;           /* the socket's inode */
     ngx_xyz_pg_query_t      *query;
     PGresult                *result;
     ngx_event_t              timer;
@@ -57,6 +58,7 @@ static ngx_int_t ngx_xyz_pg_connect(ngx_xyz_pg_pool_t *pool);
 static void ngx_xyz_pg_connect_poll(ngx_xyz_pg_conn_t *conn);
 static void ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn);
 static ngx_int_t ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn);
+static ngx_uint_t ngx_xyz_pg_socket_changed(ngx_xyz_pg_conn_t *conn);
 static void ngx_xyz_pg_detach(ngx_xyz_pg_conn_t *conn);
 static void ngx_xyz_pg_wait(ngx_xyz_pg_conn_t *conn, ngx_uint_t rd,
     ngx_uint_t wr);
@@ -80,9 +82,9 @@ static char *ngx_xyz_pg_strdup(ngx_pool_t *pool, const char *s);
 
 /*
  * Parses the DSN at configuration time so that "nginx -t" reports a bad
- * one, and pins the options that could make libpq swap its socket during
- * PQconnectPoll() (SSL or GSS fallback, several hosts): nginx has the old
- * descriptor registered and would never hear of the new one.
+ * one, and pins the options that would make libpq fall back to weaker
+ * settings on a new socket (SSL or GSS "prefer").  A new socket for the
+ * next address of several is followed by ngx_xyz_pg_connect_poll().
  */
 
 char *
@@ -143,16 +145,6 @@ ngx_xyz_pg_conf_dsn(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf)
             }
 
             has_gss = 1;
-
-        } else if ((ngx_strcmp(o->keyword, "host") == 0
-                    || ngx_strcmp(o->keyword, "hostaddr") == 0
-                    || ngx_strcmp(o->keyword, "port") == 0)
-                   && ngx_strchr(o->val, ',') != NULL)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                "\"xyz_pg_dsn\": give one host; put a load balancer or "
-                "a DNS name in front of several servers");
-            goto failed;
 
         } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
             has_app = 1;
@@ -428,8 +420,20 @@ ngx_xyz_pg_connect_poll(ngx_xyz_pg_conn_t *conn)
     for ( ;; ) {
         rc = PQconnectPoll(conn->pg);
 
-        if (rc != PGRES_POLLING_FAILED && PQsocket(conn->pg) != conn->c->fd) {
-            /* should not happen with the pinned options; follow it anyway */
+        /*
+         * When an attempt fails, libpq closes its socket and tries the
+         * next address (of a host list, or of a name with several) on a
+         * new one, which usually gets the same descriptor number.  The
+         * kernel dropped the old socket from epoll when it was closed, so
+         * the events must be registered anew, or the pool would wait for
+         * the connect timeout on a socket nobody watches.
+         */
+
+        if (rc != PGRES_POLLING_FAILED && ngx_xyz_pg_socket_changed(conn)) {
+            ngx_log_debug2(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
+                           "xyz pg new socket, fd:%d was fd:%d",
+                           PQsocket(conn->pg), conn->c->fd);
+
             ngx_xyz_pg_detach(conn);
 
             if (ngx_xyz_pg_attach(conn) != NGX_OK) {
@@ -556,6 +560,7 @@ static ngx_int_t
 ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn)
 {
     ngx_socket_t       fd;
+    ngx_file_info_t    fi;
     ngx_connection_t  *c;
 
     fd = PQsocket(conn->pg);
@@ -563,10 +568,16 @@ ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn)
         return NGX_ERROR;
     }
 
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return NGX_ERROR;
+    }
+
     c = ngx_get_connection(fd, conn->pool->log);
     if (c == NULL) {
         return NGX_ERROR;
     }
+
+    conn->uniq = ngx_file_uniq(&fi);
 
     c->data = conn;
     c->read->handler = ngx_xyz_pg_event_handler;
@@ -577,6 +588,31 @@ ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn)
     conn->c = c;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether libpq's socket is another one than the one attached: another
+ * descriptor, or the same number on another socket (another inode).
+ */
+
+static ngx_uint_t
+ngx_xyz_pg_socket_changed(ngx_xyz_pg_conn_t *conn)
+{
+    ngx_socket_t     fd;
+    ngx_file_info_t  fi;
+
+    fd = PQsocket(conn->pg);
+
+    if (fd != conn->c->fd) {
+        return 1;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return ngx_file_uniq(&fi) != conn->uniq;
 }
 
 

@@ -44,6 +44,18 @@ ngx_xyz_reply_json(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *body)
         return NGX_ERROR;
     }
 
+    /*
+     * An answer given before the body was read must not leave the body on
+     * a keep-alive connection: nginx would parse it as the next request
+     * (request smuggling).  Nothing happens when the body was read, is
+     * being discarded or there is none; when it cannot be discarded, the
+     * connection is not kept.
+     */
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
 

@@ -251,8 +251,14 @@ ngx_xyz_sqs_call_done(ngx_xyz_http_t *h)
 
     char  err[256];
 
+    /*
+     * ngx_snprintf() writes at most its size, and a "%Z" that does not fit
+     * is dropped with the rest: curl's message fills up to 255 bytes, so
+     * the terminator is written where the copy ends.
+     */
+
     if (h->code != CURLE_OK) {
-        ngx_snprintf((u_char *) err, sizeof(err) - 1, "%s%Z", h->error);
+        *ngx_snprintf((u_char *) err, sizeof(err) - 1, "%s", h->error) = '\0';
         call->handler(call->data, NGX_ERROR, &h->response, err);
         return;
     }
@@ -264,8 +270,8 @@ ngx_xyz_sqs_call_done(ngx_xyz_http_t *h)
             || ngx_xyz_sqs_error((char *) h->response.data, err, sizeof(err))
                != 0)
         {
-            ngx_snprintf((u_char *) err, sizeof(err) - 1,
-                         "HTTP %l from SQS%Z", h->status);
+            *ngx_snprintf((u_char *) err, sizeof(err) - 1,
+                          "HTTP %l from SQS", h->status) = '\0';
         }
 
         call->handler(call->data, NGX_ERROR, &h->response, err);

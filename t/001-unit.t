@@ -27,6 +27,7 @@ my %tests = (
     'test_password' => [ qw(ngx_xyz_password.c) ],
     'test_csrf' => [ qw(ngx_xyz_csrf.c) ],
     'test_cookie' => [ qw(ngx_xyz_cookie.c) ],
+    'test_json' => [ qw(ngx_xyz_json.c) ],
 );
 
 for my $t (sort keys %tests) {

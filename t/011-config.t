@@ -47,12 +47,12 @@ invalid "xyz_pg_dsn"
 
 
 
-=== TEST 4: several hosts are refused
+=== TEST 4: several hosts are accepted: the pool follows libpq to the next one
 --- http_config
-    xyz_pg_dsn "host=10.0.0.1,10.0.0.2 dbname=x";
---- must_die
---- error_log
-"xyz_pg_dsn": give one host
+    xyz_pg_dsn "host=10.0.0.1,10.0.0.2 port=5432,5433 dbname=x";
+--- request
+GET /
+--- error_code: 200
 
 
 

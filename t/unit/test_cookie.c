@@ -68,6 +68,51 @@ test_get(void)
 }
 
 
+static int
+count(const char *header, const char *name)
+{
+    int          n;
+    size_t       len;
+    const char  *v;
+
+    v = NULL;
+    len = 0;
+    n = ngx_xyz_cookie_count(header, strlen(header), name, &v, &len);
+
+    got[0] = '\0';
+
+    if (n > 0 && v != NULL) {
+        memcpy(got, v, len);
+        got[len] = '\0';
+    }
+
+    return n;
+}
+
+
+static void
+test_count(void)
+{
+    ok(count("a=1; b=2", "session") == 0, "count: absent");
+    ok(count("session=abc", "session") == 1, "count: once");
+    is_str(got, "abc", "count: the value");
+    ok(count("a=1; session=abc; b=2", "session") == 1,
+       "count: once among others");
+    ok(count("session=abc; session=def", "session") == 2, "count: twice");
+    is_str(got, "abc", "count: the first value");
+    ok(count("session=\"a\"; x=1; session=b;session=c", "session") == 3,
+       "count: three, one quoted");
+    ok(count("xsession=1; session_x=2; Session=3", "session") == 0,
+       "count: other names do not count");
+    ok(count("session=; session=x", "session") == 2,
+       "count: an empty value counts");
+    ok(count("session=abc;", "session") == 1, "count: a trailing ';'");
+    ok(count("__Host-xyz_session=a; xyz_session=b", "xyz_session") == 1,
+       "count: the prefixed name is another name");
+    ok(count("", "session") == 0, "count: empty header");
+}
+
+
 static void
 test_set(void)
 {
@@ -161,6 +206,7 @@ int
 main(void)
 {
     test_get();
+    test_count();
     test_set();
 
     return done_testing();
