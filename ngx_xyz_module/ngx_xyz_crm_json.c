@@ -345,6 +345,10 @@ ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
         }
     }
 
+    if (json == NULL || len == 0) {
+        return -1;
+    }
+
     text = malloc(len + 1);
     if (text == NULL) {
         return -1;

@@ -130,12 +130,13 @@ _EOC_
               ? '$TEST_NGINX_CRM_URL/contacts'
               : '$TEST_NGINX_CRM_URL/crm/v3/objects/contacts/batch/upsert';
     my $dlq = $block->dlq // '$TEST_NGINX_SQS_CRM_DLQ';
+    my $pg_extra = $block->pg_extra // '';
 
     if (!defined $block->http_config) {
         $block->set_value("http_config", <<"_EOC_");
     xyz_pg_dsn "\$TEST_NGINX_PG_DSN";
     xyz_pg_backoff 1s 2s;
-
+$pg_extra
     xyz_sqs_endpoint \$TEST_NGINX_SQS_ENDPOINT;
     xyz_sqs_queue email \$TEST_NGINX_SQS_EMAIL_QUEUE;
     xyz_sqs_queue crm \$TEST_NGINX_SQS_CRM_QUEUE dlq=$dlq;
@@ -229,7 +230,26 @@ exited on signal
 
 
 
-=== TEST 3: HubSpot batch refused (400) for one contact: the others reach the CRM once, only that one is dead-lettered
+=== TEST 3: HubSpot batch: the database refuses some jobs' queries (a full wait queue): the rest are sent, the consumer goes on
+--- crm_mode: hubspot_batch
+--- pg_extra
+    xyz_pg_pool_size 1;
+    xyz_pg_queue_size 1;
+--- init
+my @ids = map { $::ids + 250 + $_ } 1 .. 3;
+::send_crm(map { [ "full$_", $ids[$_ - 1] ] } 1 .. 3);
+my @r = ::records_for(1, 8, qw(full1 full2 full3));
+Test::More::ok(scalar @r >= 1, 'the jobs that began were sent (' . scalar(@r) . ')');
+# the refused ones reappear after their lease, and are sent then
+@r = ::records_for(3, 30, qw(full1 full2 full3));
+Test::More::is(scalar @r, 3, 'in the end every message reached the CRM');
+Test::More::is(scalar(grep { $_->{upserts} != 1 } @r), 0, 'each once');
+--- no_error_log
+exited on signal
+
+
+
+=== TEST 4: HubSpot batch refused (400) for one contact: the others reach the CRM once, only that one is dead-lettered
 --- crm_mode: hubspot_batch
 --- init
 XyzCrm::crm_reject('^hsbad');
@@ -255,7 +275,7 @@ exited on signal
 
 
 
-=== TEST 4: HubSpot batch answered 207: each contact by its own result, only the refused one dead-lettered
+=== TEST 5: HubSpot batch answered 207: each contact by its own result, only the refused one dead-lettered
 --- crm_mode: hubspot_batch
 --- init
 XyzCrm::crm_reject('^msbad', '207');
@@ -280,7 +300,7 @@ exited on signal
 
 
 
-=== TEST 5: the dead-letter queue is missing when a message fails for good: the message waits and is dead-lettered once it is there
+=== TEST 6: the dead-letter queue is missing when a message fails for good: the message waits and is dead-lettered once it is there
 --- dlq: $TEST_NGINX_LATE_DLQ
 --- init
 XyzCrm::crm_reject('^late');
@@ -305,7 +325,7 @@ exited on signal
 
 
 
-=== TEST 6: a FIFO dead-letter queue takes what fails for good (group and deduplication ids)
+=== TEST 7: a FIFO dead-letter queue takes what fails for good (group and deduplication ids)
 --- dlq: $TEST_NGINX_FIFO_DLQ
 --- init
 my $url = XyzSqs::sqs_call('CreateQueue', { QueueName => "xyz-051-dlq-$::run.fifo",
@@ -326,7 +346,7 @@ cannot move outbox row
 
 
 
-=== TEST 7: the limiter's SQL keeps a huge block within an hour and answers without an error
+=== TEST 8: the limiter's SQL keeps a huge block within an hour and answers without an error
 --- init
 my $r = eval {
     XyzTest::psql("SELECT xyz_rate_result('t051', true, interval '2147483647 seconds', 3, "
@@ -349,7 +369,7 @@ Test::More::ok(defined $r && $r < 0 && $r >= -3600 * 1000,
 
 
 
-=== TEST 8: a 429 with Retry-After in year 9999: the CRM limiter is blocked an hour at most, no SQL error
+=== TEST 9: a 429 with Retry-After in year 9999: the CRM limiter is blocked an hour at most, no SQL error
 --- init
 XyzCrm::crm_fault(mode => '429', count => 1, retry_after => 'Fri, 31 Dec 9999 23:59:59 GMT');
 ::send_crm([ 'ra9999a', $::ids + 801 ]);
@@ -375,7 +395,7 @@ exited on signal
 
 
 
-=== TEST 9: a 429 with Retry-After 2^31 seconds: the same
+=== TEST 10: a 429 with Retry-After 2^31 seconds: the same
 --- init
 XyzCrm::crm_fault(mode => '429', count => 1, retry_after => '2147483648');
 ::send_crm([ 'ra2e31a', $::ids + 901 ]);
