@@ -4,9 +4,8 @@
 # read back through its REST API (t/lib/XyzMail.pm), then a stop and start as
 # the outage suites do it — and the project's fake CRM (scripts/crm.sh,
 # scripts/fake-crm.mjs) — plain and batch upserts, contacts refused whole or
-# by multi-status, authorization, the rate
-# limit over a sliding second, each injected fault, reset, stop and start
-# (t/lib/XyzCrm.pm).
+# by multi-status, authorization, the rate limit over a sliding second, each
+# injected fault, reset, stop and start (t/lib/XyzCrm.pm).
 
 use strict;
 use warnings;
