@@ -7,11 +7,18 @@
  * id, the secret from a file, and the answer sorted into what it means:
  *
  *   2xx          sent;
- *   429          everyone waits Retry-After (or a second): the shared
- *                bucket moves, the messages come back after it;
+ *   207          (HubSpot batch) per contact: those in "results" sent,
+ *                those named in "errors" dead-lettered, any other sent
+ *                again on its own;
+ *   429          everyone waits Retry-After (or a second, at most an
+ *                hour): the shared bucket moves, the messages come back
+ *                after it;
  *   5xx, no      transient: the breaker counts it, the messages back off;
  *   answer
- *   other 4xx    permanent: the dead-letter queue, with the reason.
+ *   other 4xx    permanent: the dead-letter queue, with the reason; a
+ *                HubSpot batch refused for what one contact holds is first
+ *                split, each contact sent on its own, so that only the one
+ *                at fault is dead-lettered.
  */
 
 
@@ -20,13 +27,24 @@
 #include "ngx_xyz_crm_json.h"
 
 
+/*
+ * A Retry-After longer than this is taken as this: a date in year 9999 or
+ * 2^31 seconds must not freeze the limiter every dispatcher shares.
+ */
+#define NGX_XYZ_RETRY_AFTER_MAX  3600
+
+
 typedef struct {
     ngx_xyz_job_t           *jobs[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_crm_contact_t    contacts[NGX_XYZ_SQS_BATCH_MAX];
     ngx_uint_t               n;
+    ngx_uint_t               batch;              /* HubSpot batch mode */
 } ngx_xyz_crm_call_t;
 
 
 static void ngx_xyz_crm_done(ngx_xyz_http_t *h);
+static void ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h);
+static ngx_uint_t ngx_xyz_crm_splits(long status);
 static void ngx_xyz_crm_result(ngx_xyz_job_t *unit, ngx_uint_t ok,
     ngx_uint_t block_seconds);
 static void ngx_xyz_crm_result_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
@@ -48,7 +66,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     ngx_log_t                *log;
     ngx_xyz_http_t           *h;
     ngx_xyz_crm_call_t       *call;
-    ngx_xyz_crm_contact_t     contacts[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_crm_contact_t    *contacts;
     ngx_xyz_dispatch_conf_t  *dc;
 
     dc = ngx_xyz_job_conf(jobs[0]);
@@ -64,6 +82,9 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     if (call == NULL) {
         goto failed;
     }
+
+    contacts = call->contacts;
+    call->batch = (dc->crm_mode == NGX_XYZ_CRM_HUBSPOT);
 
     /* unreadable messages fail for good; the rest make the request */
 
@@ -204,6 +225,12 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
         return;
     }
 
+    if (h->status == 207 && call->batch) {
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
+        ngx_xyz_crm_multi(call, h);
+        return;
+    }
+
     if (h->status >= 200 && h->status < 300) {
         ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
         ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_SENT, 0, "");
@@ -216,6 +243,10 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
                                  : -1;
         if (wait < 1) {
             wait = 1;
+        }
+
+        if (wait > NGX_XYZ_RETRY_AFTER_MAX) {
+            wait = NGX_XYZ_RETRY_AFTER_MAX;
         }
 
         ngx_xyz_metrics_add(NGX_XYZ_M_CRM_429, 1);
@@ -241,6 +272,16 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
 
     /* the CRM works and refuses these records: no retry will help */
 
+    if (call->batch && call->n > 1 && ngx_xyz_crm_splits(h->status)) {
+        /* which contact? each one alone will tell */
+        ngx_log_error(NGX_LOG_WARN, h->log, 0,
+                      "xyz: the CRM refused a batch of %ui contacts "
+                      "(%l); sending each on its own", call->n, h->status);
+        ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
+        ngx_xyz_jobs_alone(call->jobs, call->n);
+        return;
+    }
+
     for (i = 0; i < h->response.len && i < 120; i++) {
         if (h->response.data[i] < 0x20 || h->response.data[i] >= 0x7f) {
             h->response.data[i] = ' ';
@@ -253,6 +294,111 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
 
     ngx_xyz_crm_result(ngx_xyz_job_unit(call->jobs[0]), 1, 0);
     ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_DEAD, 0, (char *) detail);
+}
+
+
+/* a 207 answer to a HubSpot batch: each contact by its own result */
+
+static void
+ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h)
+{
+    int             state[NGX_XYZ_SQS_BATCH_MAX];
+    u_char         *p;
+    ngx_uint_t      i, nsent, nalone;
+    ngx_xyz_job_t  *sent[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_job_t  *alone[NGX_XYZ_SQS_BATCH_MAX];
+    u_char          reason[NGX_XYZ_SQS_BATCH_MAX][160];
+    u_char          detail[256];
+
+    if (ngx_xyz_crm_hubspot_multi((char *) h->response.data,
+                                  h->response.len, call->contacts, call->n,
+                                  state, (char *) reason[0],
+                                  sizeof(reason[0]))
+        != 0)
+    {
+        /* unreadable: what was written is written again, harmlessly */
+        ngx_log_error(NGX_LOG_WARN, h->log, 0,
+                      "xyz: the CRM's multi-status answer cannot be read; "
+                      "sending each contact on its own");
+
+        if (call->n > 1) {
+            ngx_xyz_jobs_alone(call->jobs, call->n);
+
+        } else {
+            ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
+                              "CRM answered 207 unreadably");
+        }
+
+        return;
+    }
+
+    nsent = 0;
+    nalone = 0;
+
+    for (i = 0; i < call->n; i++) {
+        switch (state[i]) {
+
+        case NGX_XYZ_CRM_WRITTEN:
+            sent[nsent++] = call->jobs[i];
+            break;
+
+        case NGX_XYZ_CRM_REFUSED:
+            for (p = reason[i]; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f) {
+                    *p = ' ';
+                }
+            }
+
+            ngx_snprintf(detail, sizeof(detail) - 1,
+                         "CRM answered 207, refusing the contact: %s%Z",
+                         reason[i][0] ? (char *) reason[i] : "no reason");
+            ngx_xyz_job_done(call->jobs[i], NGX_XYZ_DEAD, 0,
+                             (char *) detail);
+            break;
+
+        default:
+            alone[nalone++] = call->jobs[i];
+        }
+    }
+
+    ngx_xyz_jobs_done(sent, nsent, NGX_XYZ_SENT, 0, "");
+
+    if (nalone == 0) {
+        return;
+    }
+
+    if (call->n == 1) {
+        /* alone already: splitting it further cannot help */
+        ngx_xyz_jobs_done(alone, nalone, NGX_XYZ_RETRY, 0,
+                          "CRM answered 207 without a result for it");
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, h->log, 0,
+                  "xyz: the CRM's multi-status answer leaves %ui contacts "
+                  "unaccounted for; sending each on its own", nalone);
+    ngx_xyz_jobs_alone(alone, nalone);
+}
+
+
+/*
+ * A refused batch is split unless the refusal cannot depend on the
+ * contacts in it (credentials, address, method): those refuse each one
+ * alone just the same.
+ */
+
+static ngx_uint_t
+ngx_xyz_crm_splits(long status)
+{
+    switch (status) {
+    case 401:
+    case 403:
+    case 404:
+    case 405:
+        return 0;
+    default:
+        return 1;
+    }
 }
 
 

@@ -28,6 +28,9 @@ static int ngx_xyz_crm_same_email(const char *a, const char *b);
 static int ngx_xyz_crm_id(yajl_val v, long long *id);
 static int ngx_xyz_crm_string(yajl_val root, const char *key,
     const char **out, char *arena, size_t arena_size, size_t *pos);
+static void ngx_xyz_crm_mark(yajl_val v, const ngx_xyz_crm_contact_t *c,
+    size_t n, int *state, int value, const char *message, char *detail,
+    size_t detail_size);
 static int ngx_xyz_crm_http_date(const char *s, time_t *t);
 static const char *ngx_xyz_crm_digits(const char *s, int min, int max,
     int *v);
@@ -319,6 +322,149 @@ failed:
     }
 
     return -1;
+}
+
+
+int
+ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
+    const ngx_xyz_crm_contact_t *c, size_t n, int *state, char *detail,
+    size_t detail_size)
+{
+    char         *text;
+    size_t        i, k;
+    yajl_val      root, results, errors, r, e, ctx;
+    const char   *message;
+
+    static const char  *p_email[] = { "properties", "email", NULL };
+
+    for (i = 0; i < n; i++) {
+        state[i] = NGX_XYZ_CRM_UNKNOWN;
+
+        if (detail_size) {
+            detail[i * detail_size] = '\0';
+        }
+    }
+
+    if (json == NULL || len == 0) {
+        return -1;
+    }
+
+    text = malloc(len + 1);
+    if (text == NULL) {
+        return -1;
+    }
+
+    memcpy(text, json, len);
+    text[len] = '\0';
+
+    root = yajl_tree_parse(text, NULL, 0);
+
+    free(text);
+
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        goto failed;
+    }
+
+    results = ngx_xyz_json_member(root, "results");
+    errors = ngx_xyz_json_member(root, "errors");
+
+    if ((results && !YAJL_IS_ARRAY(results))
+        || (errors && !YAJL_IS_ARRAY(errors))
+        || (results == NULL && errors == NULL))
+    {
+        goto failed;
+    }
+
+    for (k = 0; results && k < results->u.array.len; k++) {
+        r = results->u.array.values[k];
+
+        ngx_xyz_crm_mark(yajl_tree_get(r, p_email, yajl_t_string), c, n,
+                         state, NGX_XYZ_CRM_WRITTEN, NULL, NULL, 0);
+        ngx_xyz_crm_mark(ngx_xyz_json_member(r, "id"), c, n, state,
+                         NGX_XYZ_CRM_WRITTEN, NULL, NULL, 0);
+    }
+
+    /* an error wins over a result that names the same address */
+
+    for (k = 0; errors && k < errors->u.array.len; k++) {
+        e = errors->u.array.values[k];
+
+        if (!YAJL_IS_OBJECT(e)) {
+            continue;
+        }
+
+        message = ngx_xyz_json_string(e, "message");
+
+        ngx_xyz_crm_mark(ngx_xyz_json_member(e, "id"), c, n, state,
+                         NGX_XYZ_CRM_REFUSED, message, detail, detail_size);
+
+        ctx = ngx_xyz_json_member(e, "context");
+
+        if (ctx && YAJL_IS_OBJECT(ctx)) {
+            for (i = 0; i < ctx->u.object.len; i++) {
+                ngx_xyz_crm_mark(ctx->u.object.values[i], c, n, state,
+                                 NGX_XYZ_CRM_REFUSED, message, detail,
+                                 detail_size);
+            }
+        }
+    }
+
+    yajl_tree_free(root);
+
+    return 0;
+
+failed:
+
+    if (root) {
+        yajl_tree_free(root);
+    }
+
+    return -1;
+}
+
+
+/* a string, or an array of strings, that names contacts: marks them */
+
+static void
+ngx_xyz_crm_mark(yajl_val v, const ngx_xyz_crm_contact_t *c, size_t n,
+    int *state, int value, const char *message, char *detail,
+    size_t detail_size)
+{
+    size_t       i, k;
+    const char  *s;
+
+    if (v == NULL) {
+        return;
+    }
+
+    if (YAJL_IS_ARRAY(v)) {
+        for (k = 0; k < v->u.array.len; k++) {
+            if (YAJL_IS_STRING(v->u.array.values[k])) {
+                ngx_xyz_crm_mark(v->u.array.values[k], c, n, state, value,
+                                 message, detail, detail_size);
+            }
+        }
+
+        return;
+    }
+
+    if (!YAJL_IS_STRING(v)) {
+        return;
+    }
+
+    s = YAJL_GET_STRING(v);
+
+    for (i = 0; i < n; i++) {
+        if (c[i].email == NULL || !ngx_xyz_crm_same_email(c[i].email, s)) {
+            continue;
+        }
+
+        state[i] = value;
+
+        if (message && detail_size) {
+            snprintf(detail + i * detail_size, detail_size, "%s", message);
+        }
+    }
 }
 
 

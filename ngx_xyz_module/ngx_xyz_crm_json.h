@@ -77,6 +77,24 @@ int ngx_xyz_crm_hubspot_batch(const ngx_xyz_crm_contact_t *c, size_t n,
     char *out, size_t size);
 
 /*
+ * Reads HubSpot's 207 (multi-status) answer to a batch upsert of the n
+ * contacts c: state[i] is NGX_XYZ_CRM_WRITTEN when a member of "results"
+ * carries contact i's email (properties.email or id), NGX_XYZ_CRM_REFUSED
+ * when a member of "errors" names it (in "id" or any string of its
+ * "context"; that error's "message" is copied into detail[i], of
+ * detail_size bytes each), else NGX_XYZ_CRM_UNKNOWN.  Emails compare
+ * ignoring ASCII case.  Returns 0, or -1 when the answer is not such a
+ * document.
+ */
+#define NGX_XYZ_CRM_UNKNOWN    0
+#define NGX_XYZ_CRM_WRITTEN    1
+#define NGX_XYZ_CRM_REFUSED    2
+
+int ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
+    const ngx_xyz_crm_contact_t *c, size_t n, int *state, char *detail,
+    size_t detail_size);
+
+/*
  * Reads a CRM message body (the SQS message: JSON with email, name,
  * locale, marketing_consent, registered_at, user_id, outbox_id) into c,
  * the strings copied into the arena (len + 8 bytes always suffice).  The

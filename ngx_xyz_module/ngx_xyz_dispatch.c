@@ -14,7 +14,10 @@
  *            through PostgreSQL; an open breaker or a Retry-After sends the
  *            message back to wait;
  *   send     SMTP (ngx_xyz_mail.c) or the CRM (ngx_xyz_crm.c);
- *   record   xyz_delivery_end() writes the outcome;
+ *   record   xyz_delivery_end() writes the outcome; a permanent failure
+ *            is recorded "dead" only once its message is in the
+ *            dead-letter queue, so that a failed move leaves it to be
+ *            tried again rather than deleted as done;
  *   clean up sent messages are deleted in one DeleteMessageBatch, failed
  *            ones made visible again after an exponential backoff with
  *            jitter, permanent failures moved to the dead-letter queue with
@@ -23,6 +26,11 @@
  *
  * While a batch is in work a timer that is not cancelable keeps the
  * worker alive on reload, so a batch finishes rather than half ends.
+ *
+ * A batch's pool goes in a posted event, never where its end is decided:
+ * the end can come from deep inside a loop over the batch's jobs (a
+ * refused query finishes the last job at once), and the loop must still
+ * find its memory when control comes back to it.
  */
 
 
@@ -55,8 +63,12 @@ struct ngx_xyz_batch_s {
     ngx_uint_t               n;
     ngx_uint_t               begun;
     ngx_uint_t               finished;
-    ngx_uint_t               calls;              /* SQS calls of clean-up */
+    ngx_uint_t               calls;              /* clean-up calls and
+                                                    queries under way */
     ngx_event_t              guard;
+    ngx_event_t              end;                /* posted: free the pool */
+    unsigned                 ending:1;
+    unsigned                 grouped:1;
 
     /* the CRM batch mode sends the whole batch as one request */
     ngx_xyz_job_t           *group[NGX_XYZ_SQS_BATCH_MAX];
@@ -92,8 +104,16 @@ static void ngx_xyz_batch_call_done(void *data, ngx_int_t rc,
 static void ngx_xyz_batch_dlq_done(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
 static void ngx_xyz_batch_delete(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_record(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
+    const char *result);
+static void ngx_xyz_batch_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
 static void ngx_xyz_batch_end(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_end_handler(ngx_event_t *ev);
 static void ngx_xyz_batch_free(void *data);
+static void ngx_xyz_unit_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
+    ngx_uint_t retry_seconds, const char *detail);
+static ngx_uint_t ngx_xyz_hubspot(ngx_xyz_batch_t *b);
 static void ngx_xyz_batch_guard_handler(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
     const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler);
@@ -321,6 +341,9 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
                           "xyz: a message without an outbox id in the %s "
                           "queue", ngx_xyz_kind_name[c->kind]);
+
+            /* counted as begun: a HubSpot batch waits for every job */
+            b->begun++;
             ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0, "no outbox id");
             continue;
         }
@@ -341,9 +364,16 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         job->query.log = c->log;
 
         if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
+            b->begun++;
             job->outcome = NGX_XYZ_LEAVE;
             ngx_xyz_job_finish(job);
         }
+    }
+
+    /* every job began (or failed to) without a query answered */
+
+    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
+        ngx_xyz_group_send(b);
     }
 }
 
@@ -397,9 +427,7 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         job->outcome = NGX_XYZ_LEAVE;
         ngx_xyz_job_finish(job);
 
-    } else if (b->consumer->kind == NGX_XYZ_QUEUE_CRM
-               && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT)
-    {
+    } else if (ngx_xyz_hubspot(b)) {
         job->go = 1;
 
     } else {
@@ -407,12 +435,17 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_xyz_job_reserve(job);
     }
 
-    if (b->consumer->kind == NGX_XYZ_QUEUE_CRM
-        && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT
-        && b->begun == b->n)
-    {
+    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
         ngx_xyz_group_send(b);
     }
+}
+
+
+static ngx_uint_t
+ngx_xyz_hubspot(ngx_xyz_batch_t *b)
+{
+    return b->consumer->kind == NGX_XYZ_QUEUE_CRM
+           && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT;
 }
 
 
@@ -456,7 +489,7 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     job->query.log = b->consumer->log;
 
     if (ngx_xyz_pg_query(b->consumer->xmcf->pg_pool, &job->query) != NGX_OK) {
-        ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
+        ngx_xyz_unit_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
     }
 }
 
@@ -469,7 +502,7 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ngx_int_t  wait;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
+        ngx_xyz_unit_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
         return;
     }
 
@@ -487,10 +520,7 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
             return;
         }
 
-        ngx_xyz_jobs_done(job == &job->batch->unit ? job->batch->group
-                                                   : &job,
-                          job == &job->batch->unit ? job->batch->ngroup : 1,
-                          NGX_XYZ_RETRY, (-wait + 999) / 1000,
+        ngx_xyz_unit_done(job, NGX_XYZ_RETRY, (-wait + 999) / 1000,
                           "the peer is rate limited or failing");
         return;
     }
@@ -569,6 +599,12 @@ ngx_xyz_group_send(ngx_xyz_batch_t *b)
 {
     ngx_uint_t  i;
 
+    if (b->grouped) {
+        return;
+    }
+
+    b->grouped = 1;
+
     for (i = 0; i < b->n; i++) {
         if (b->jobs[i].go) {
             b->group[b->ngroup++] = &b->jobs[i];
@@ -603,6 +639,43 @@ ngx_xyz_jobs_done(ngx_xyz_job_t **jobs, ngx_uint_t n, ngx_uint_t outcome,
 
 
 void
+ngx_xyz_jobs_alone(ngx_xyz_job_t **jobs, ngx_uint_t n)
+{
+    ngx_uint_t      i;
+    ngx_xyz_job_t  *job;
+
+    for (i = 0; i < n; i++) {
+        job = jobs[i];
+
+        job->alone = 1;
+        job->sending = 0;
+
+        ngx_xyz_job_reserve(job);
+    }
+}
+
+
+/* the outcome of a job, or of every job of the group when it is the unit */
+
+static void
+ngx_xyz_unit_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
+    ngx_uint_t retry_seconds, const char *detail)
+{
+    ngx_xyz_batch_t  *b;
+
+    b = job->batch;
+
+    if (job == &b->unit) {
+        ngx_xyz_jobs_done(b->group, b->ngroup, outcome, retry_seconds,
+                          detail);
+        return;
+    }
+
+    ngx_xyz_job_done(job, outcome, retry_seconds, detail);
+}
+
+
+void
 ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
     ngx_uint_t retry_seconds, const char *detail)
 {
@@ -632,7 +705,13 @@ ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
                       job->detail);
     }
 
-    if (job->msg->outbox_id < 0) {
+    /*
+     * "dead" is recorded when the message is in the dead-letter queue: if
+     * the move fails the message must come back to be tried again, and a
+     * row recorded "dead" would have it deleted as done instead.
+     */
+
+    if (job->msg->outbox_id < 0 || outcome == NGX_XYZ_DEAD) {
         ngx_xyz_job_finish(job);
         return;
     }
@@ -658,7 +737,19 @@ ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
 static void
 ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
-    ngx_xyz_job_finish(q->data);
+    ngx_xyz_job_t *job = q->data;
+
+    if (rc != NGX_OK && job->outcome == NGX_XYZ_SENT) {
+        /* the message is deleted all the same: sending it again would
+         * be worse than a row that stays "sending" */
+        ngx_log_error(NGX_LOG_ERR, job->batch->consumer->log, 0,
+                      "xyz: %s of outbox row %L was sent, but recording "
+                      "it failed",
+                      ngx_xyz_kind_name[job->batch->consumer->kind],
+                      job->msg->outbox_id);
+    }
+
+    ngx_xyz_job_finish(job);
 }
 
 
@@ -685,14 +776,19 @@ static void
 ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b)
 {
     int                  len;
+    char                 group[NGX_INT64_LEN + 8], dedup[160];
     u_char              *body;
     size_t               size;
     ngx_str_t           *dlq;
-    ngx_uint_t           i;
+    ngx_uint_t           i, fifo;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
+    dlq = &c->xmcf->dispatch.dlq[c->kind];
+
+    fifo = dlq->len > 5
+           && ngx_strncmp(dlq->data + dlq->len - 5, ".fifo", 5) == 0;
 
     /* the dead go to the dead-letter queue first, with their reason */
 
@@ -703,23 +799,45 @@ ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b)
             continue;
         }
 
-        dlq = &c->xmcf->dispatch.dlq[c->kind];
-
         if (dlq->len == 0) {
             /* the queue's redrive policy will move it */
             job->outcome = NGX_XYZ_RETRY;
+            ngx_xyz_batch_record(b, job, "retry");
             continue;
         }
 
+        /*
+         * A FIFO queue wants a group, and a deduplication id unless it
+         * hashes bodies: the outbox id groups, and the received
+         * message's id deduplicates a move retried after a lost answer
+         * but not a re-driven message that fails again.
+         */
+
+        if (job->msg->outbox_id >= 0) {
+            ngx_sprintf((u_char *) group, "xyz-%L%Z", job->msg->outbox_id);
+
+        } else {
+            ngx_sprintf((u_char *) group, "xyz%Z");
+        }
+
+        ngx_snprintf((u_char *) dedup, sizeof(dedup) - 1, "%s%Z",
+                     job->msg->message_id[0] ? job->msg->message_id
+                                             : job->msg->receipt_handle);
+        if (ngx_strlen(dedup) > 128) {
+            dedup[128] = '\0';
+        }
+
         size = job->msg->body_len * 6 + dlq->len + sizeof(job->detail) * 6
-               + 256;
+               + sizeof(group) + sizeof(dedup) * 6 + 256;
         body = ngx_pnalloc(b->pool, size);
 
-        len = body ? ngx_xyz_sqs_send_json((char *) body, size,
-                                           (char *) dlq->data,
-                                           job->msg->body,
-                                           job->msg->body_len,
-                                           "xyz_reason", job->detail)
+        len = body ? ngx_xyz_sqs_send_group_json((char *) body, size,
+                                                 (char *) dlq->data,
+                                                 job->msg->body,
+                                                 job->msg->body_len,
+                                                 "xyz_reason", job->detail,
+                                                 fifo ? group : NULL,
+                                                 fifo ? dedup : NULL)
                    : -1;
 
         if (len < 0
@@ -728,6 +846,7 @@ ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b)
                != NGX_OK)
         {
             job->outcome = NGX_XYZ_RETRY;
+            ngx_xyz_batch_record(b, job, "retry");
         }
     }
 
@@ -750,13 +869,80 @@ ngx_xyz_batch_dlq_done(void *data, ngx_int_t rc, ngx_str_t *response,
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
                       "xyz: cannot move outbox row %L to the dead-letter "
-                      "queue: %s", cc->job->msg->outbox_id, error);
+                      "queue: %s; it is tried again later",
+                      cc->job->msg->outbox_id, error);
         cc->job->outcome = NGX_XYZ_RETRY;
+        ngx_xyz_batch_record(b, cc->job, "retry");
 
     } else {
         ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
                             ? NGX_XYZ_M_DEAD_LETTERED_EMAIL
                             : NGX_XYZ_M_DEAD_LETTERED_CRM, 1);
+        ngx_xyz_batch_record(b, cc->job, "dead");
+    }
+
+    if (--b->calls == 0) {
+        ngx_xyz_batch_delete(b);
+    }
+}
+
+
+/*
+ * Records a permanent failure's end once its move is decided: "dead" when
+ * the message is in the dead-letter queue, "retry" (the claim released)
+ * when it is not.  The batch's messages are deleted or made visible again
+ * after the answer, so that a message deleted is one recorded.
+ */
+
+static void
+ngx_xyz_batch_record(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
+    const char *result)
+{
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+
+    if (job->msg->outbox_id < 0) {
+        return;
+    }
+
+    job->values[0] = job->id;
+    job->values[1] = result;
+    job->values[2] = job->detail;
+
+    job->query.sql = ngx_xyz_end_sql;
+    job->query.nparams = 3;
+    job->query.values = job->values;
+    job->query.handler = ngx_xyz_batch_recorded;
+    job->query.data = job;
+    job->query.log = c->log;
+
+    if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) == NGX_OK) {
+        b->calls++;
+        return;
+    }
+
+    if (job->outcome == NGX_XYZ_DEAD) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "xyz: outbox row %L is in the dead-letter queue, but "
+                      "recording it failed", job->msg->outbox_id);
+    }
+}
+
+
+static void
+ngx_xyz_batch_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_t *job = q->data;
+
+    ngx_xyz_batch_t  *b;
+
+    b = job->batch;
+
+    if (rc != NGX_OK && job->outcome == NGX_XYZ_DEAD) {
+        ngx_log_error(NGX_LOG_ERR, b->consumer->log, 0,
+                      "xyz: outbox row %L is in the dead-letter queue, but "
+                      "recording it failed", job->msg->outbox_id);
     }
 
     if (--b->calls == 0) {
@@ -871,6 +1057,25 @@ ngx_xyz_batch_call_done(void *data, ngx_int_t rc, ngx_str_t *response,
 static void
 ngx_xyz_batch_end(ngx_xyz_batch_t *b)
 {
+    if (b->ending) {
+        return;
+    }
+
+    b->ending = 1;
+
+    b->end.handler = ngx_xyz_batch_end_handler;
+    b->end.data = b;
+    b->end.log = b->consumer->log;
+
+    ngx_post_event(&b->end, &ngx_posted_events);
+}
+
+
+static void
+ngx_xyz_batch_end_handler(ngx_event_t *ev)
+{
+    ngx_xyz_batch_t *b = ev->data;
+
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
@@ -936,6 +1141,10 @@ ngx_xyz_batch_free(void *data)
 
     if (b->guard.timer_set) {
         ngx_del_timer(&b->guard);
+    }
+
+    if (b->end.posted) {
+        ngx_delete_posted_event(&b->end);
     }
 
     for (i = 0; i < b->n; i++) {
@@ -1027,6 +1236,7 @@ ngx_xyz_job_pool(ngx_xyz_job_t *job)
 ngx_xyz_job_t *
 ngx_xyz_job_unit(ngx_xyz_job_t *job)
 {
-    /* where a request's shared state goes: the batch's unit in batch mode */
-    return job->batch->ngroup ? &job->batch->unit : job;
+    /* where a request's shared state goes: the batch's unit in batch mode,
+     * unless the job was split out of the batch's request */
+    return (job->batch->ngroup && !job->alone) ? &job->batch->unit : job;
 }

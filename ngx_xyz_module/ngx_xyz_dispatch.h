@@ -94,6 +94,7 @@ struct ngx_xyz_job_s {
     unsigned                 go:1;
     unsigned                 sending:1;
     unsigned                 recorded:1;
+    unsigned                 alone:1;            /* out of its batch */
 };
 
 
@@ -109,6 +110,9 @@ void ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
     ngx_uint_t retry_seconds, const char *detail);
 void ngx_xyz_jobs_done(ngx_xyz_job_t **jobs, ngx_uint_t n,
     ngx_uint_t outcome, ngx_uint_t retry_seconds, const char *detail);
+
+/* takes jobs out of their batch request: each reserves and sends alone */
+void ngx_xyz_jobs_alone(ngx_xyz_job_t **jobs, ngx_uint_t n);
 
 
 #endif /* _NGX_XYZ_DISPATCH_H_INCLUDED_ */

@@ -316,9 +316,42 @@ ngx_xyz_sqs_send_json(char *out, size_t size, const char *queue_url,
     const char *body, size_t body_len, const char *attr_name,
     const char *attr_value)
 {
+    return ngx_xyz_sqs_send_group_json(out, size, queue_url, body, body_len,
+                                       attr_name, attr_value, NULL, NULL);
+}
+
+
+/* a FIFO id: 1-128 characters, letters, digits and ASCII punctuation */
+
+static int
+ngx_xyz_sqs_fifo_id(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; s[n]; n++) {
+        if (n == 128 || s[n] <= ' ' || s[n] > '~') {
+            return -1;
+        }
+    }
+
+    return n ? 0 : -1;
+}
+
+
+int
+ngx_xyz_sqs_send_group_json(char *out, size_t size, const char *queue_url,
+    const char *body, size_t body_len, const char *attr_name,
+    const char *attr_value, const char *group_id, const char *dedup_id)
+{
     char        *p, *last;
     size_t       i, n;
     const char  *a;
+
+    if ((group_id && ngx_xyz_sqs_fifo_id(group_id) != 0)
+        || (dedup_id && ngx_xyz_sqs_fifo_id(dedup_id) != 0))
+    {
+        return -1;
+    }
 
     if (size == 0 || body == NULL || body_len == 0) {
         return -1;
@@ -363,6 +396,16 @@ ngx_xyz_sqs_send_json(char *out, size_t size, const char *queue_url,
                                       "\"StringValue\":");
         p = ngx_xyz_json_quote(p, last, attr_value, strlen(attr_value));
         p = ngx_xyz_json_raw(p, last, "}}");
+    }
+
+    if (group_id) {
+        p = ngx_xyz_json_raw(p, last, ",\"MessageGroupId\":");
+        p = ngx_xyz_json_quote(p, last, group_id, strlen(group_id));
+    }
+
+    if (dedup_id) {
+        p = ngx_xyz_json_raw(p, last, ",\"MessageDeduplicationId\":");
+        p = ngx_xyz_json_quote(p, last, dedup_id, strlen(dedup_id));
     }
 
     p = ngx_xyz_json_raw(p, last, "}");

@@ -91,6 +91,16 @@ int ngx_xyz_sqs_send_json(char *out, size_t size, const char *queue_url,
     const char *attr_value);
 
 /*
+ * The same with a MessageGroupId and a MessageDeduplicationId, which a FIFO
+ * queue needs (NULL: left out; each 1-128 characters of letters, digits
+ * and ASCII punctuation).
+ */
+int ngx_xyz_sqs_send_group_json(char *out, size_t size,
+    const char *queue_url, const char *body, size_t body_len,
+    const char *attr_name, const char *attr_value, const char *group_id,
+    const char *dedup_id);
+
+/*
  * Visibility timeout for a failed delivery: exponential backoff with
  * jitter, min(cap, base * 2^(receive_count - 1)) scaled by a factor in
  * [0.5, 1.0) given as r1000 in [0, 1000) (e.g. from a random source), and

@@ -11,7 +11,15 @@
 //                         "idProperty": "email", "properties": {...}}, ...]}, 1 to 100
 //                         inputs, no address twice; answers 200 {"status": "COMPLETE",
 //                         "results": [{"id": "N", "properties": {...}, "new": bool}, ...]}.
-//                         One call, whatever the number of inputs.
+//                         One call, whatever the number of inputs. With a rejection
+//                         set (see /_admin/reject), the inputs whose address matches it
+//                         are invalid: mode "400" refuses the whole batch (nothing is
+//                         written, as HubSpot does without multi-status), mode "207"
+//                         writes the others and answers 207 {"status": "COMPLETE",
+//                         "results": [...], "numErrors": N, "errors": [{"status":
+//                         "error", "category": "VALIDATION_ERROR", "message": "...",
+//                         "context": {"ids": ["<email>"]}}, ...]}. POST /contacts
+//                         answers 400 for such an address.
 // Every call is checked, in this order:
 //   1. authorization: with a token set, "Authorization: Bearer <token>" or 401;
 //   2. an injected fault (see /_admin/fault), which takes precedence over the rest;
@@ -32,7 +40,11 @@
 //   GET  /_admin/calls     the call log, oldest first (?since=SEQ: only later ones)
 //   GET  /_admin/fault     the current fault
 //   POST /_admin/fault     {"mode": "none"|"5xx"|"4xx"|"429"|"hang", "count": N,
-//                          "status": 503|422..., "retry_after": seconds|null}
+//                          "status": 503|422..., "retry_after": seconds|null|"text"}
+//                          (a string is sent as the Retry-After header as it is, e.g.
+//                          an HTTP date)
+//   POST /_admin/reject    {"pattern": "<regular expression>"|null, "mode": "400"|"207"}
+//                          contacts whose address matches are refused as invalid
 //   POST /_admin/limit     {"limit": N}
 //   POST /_admin/token     {"token": "T"} (or null: no authorization required)
 //   POST /_admin/reset     forgets records, calls, counters and the fault (and ends hung
@@ -106,6 +118,7 @@ function freshState() {
         first: null,
         last: null,
         fault: { mode: "none" },
+        reject: null,                   // { re, pattern, mode } or null
     };
 }
 state = freshState();
@@ -168,12 +181,23 @@ function isObject(v) {
     return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+function rejected(email) {
+    return state.reject !== null && state.reject.re.test(email);
+}
+
+function invalidEmail(email) {
+    return `Property values were not valid: email "${email}" is invalid`;
+}
+
 // POST /contacts
 function plainUpsert(body, t) {
     if (!isObject(body) || typeof body.email !== "string" || body.email.trim() === "") {
         return [400, { error: "bad_request", message: "a JSON object with a string \"email\" is required" }];
     }
     const email = body.email.trim();
+    if (rejected(email)) {
+        return [400, hubspotError("VALIDATION_ERROR", invalidEmail(email))];
+    }
     const { rec, created } = upsert(email, body, "contacts", t);
     return [200, { id: rec.id, email: rec.email, created }];
 }
@@ -209,7 +233,12 @@ function batchUpsert(body, t) {
         seen.add(key);
     }
     const started = new Date(t).toISOString();
-    const results = inputs.map((input) => {
+    const refused = inputs.filter((input) => rejected(input.id.trim()));
+    if (refused.length && state.reject.mode === "400") {
+        return [400, hubspotError("VALIDATION_ERROR", invalidEmail(refused[0].id.trim()))];
+    }
+    const good = inputs.filter((input) => !rejected(input.id.trim()));
+    const results = good.map((input) => {
         const email = input.id.trim();
         const properties = { ...(input.properties || {}), email };
         const { rec, created } = upsert(email, properties, "batch", t);
@@ -222,6 +251,15 @@ function batchUpsert(body, t) {
             new: created,
         };
     });
+    if (refused.length) {
+        const errors = refused.map((input) => ({
+            status: "error", category: "VALIDATION_ERROR",
+            message: invalidEmail(input.id.trim()),
+            context: { ids: [input.id.trim()] },
+        }));
+        return [207, { status: "COMPLETE", results, numErrors: errors.length, errors,
+                       startedAt: started, completedAt: new Date().toISOString() }];
+    }
     return [200, { status: "COMPLETE", results, startedAt: started,
                    completedAt: new Date().toISOString() }];
 }
@@ -414,8 +452,10 @@ function parseFault(b) {
     }
     if (b.mode === "429") {
         f.retry_after = b.retry_after === undefined ? 1 : b.retry_after;
-        if (f.retry_after !== null && (!Number.isInteger(f.retry_after) || f.retry_after < 0)) {
-            return [null, "\"retry_after\" must be a whole number of seconds, or null for none"];
+        if (f.retry_after !== null && typeof f.retry_after !== "string"
+            && (!Number.isInteger(f.retry_after) || f.retry_after < 0)) {
+            return [null, "\"retry_after\" must be a whole number of seconds, a string "
+                          + "(the header as it is), or null for none"];
         }
     }
     return [f, null];
@@ -454,6 +494,27 @@ function handleAdmin(req, res, raw, path) {
         state.fault = f;
         console.log(`${new Date().toISOString()} admin: fault ${JSON.stringify(f)}`);
         return send(res, 200, faultView());
+    }
+    case "POST /_admin/reject": {
+        const pattern = isObject(body) ? body.pattern : undefined;
+        const mode = isObject(body) && body.mode !== undefined ? String(body.mode) : "400";
+        if (pattern === null) {
+            state.reject = null;
+            return send(res, 200, { reject: null });
+        }
+        if (typeof pattern !== "string" || pattern === "" || !["400", "207"].includes(mode)) {
+            return send(res, 400, { error: "\"pattern\" must be a regular expression or "
+                                           + "null, \"mode\" \"400\" or \"207\"" });
+        }
+        let re;
+        try {
+            re = new RegExp(pattern, "i");
+        } catch (err) {
+            return send(res, 400, { error: `bad pattern: ${err.message}` });
+        }
+        state.reject = { re, pattern, mode };
+        console.log(`${new Date().toISOString()} admin: reject /${pattern}/ (${mode})`);
+        return send(res, 200, { reject: { pattern, mode } });
     }
     case "POST /_admin/limit": {
         const n = isObject(body) ? body.limit : undefined;

@@ -3,9 +3,9 @@
 # the mail catcher (scripts/mail.sh, maildev) — a message sent over SMTP and
 # read back through its REST API (t/lib/XyzMail.pm), then a stop and start as
 # the outage suites do it — and the project's fake CRM (scripts/crm.sh,
-# scripts/fake-crm.mjs) — plain and batch upserts, authorization, the rate
-# limit over a sliding second, each injected fault, reset, stop and start
-# (t/lib/XyzCrm.pm).
+# scripts/fake-crm.mjs) — plain and batch upserts, contacts refused whole or
+# by multi-status, authorization, the rate limit over a sliding second, each
+# injected fault, reset, stop and start (t/lib/XyzCrm.pm).
 
 use strict;
 use warnings;
@@ -274,6 +274,28 @@ crm_reset();
         map { batch_input("hundred$_.$tag\@example.com") } 1 .. 100 ] });
     is($st, 200, '100 inputs: 200');
     is(crm_stats()->{records}, 103, '... 100 more records');
+
+    # contacts refused as invalid, whole batch or multi-status
+    crm_reject('^rj\\.');
+    my $before = crm_stats()->{records};
+    ($st, $d) = post($batch_path, { inputs => [
+        batch_input("ok1.$tag\@example.com"), batch_input("rj.$tag\@example.com") ] });
+    is($st, 400, 'a batch with a rejected contact: 400');
+    like($d->{message} // '', qr/rj\.\Q$tag\E/, '... naming it');
+    is(crm_stats()->{records}, $before, '... nothing written');
+    ($st) = post('/contacts', { email => "rj.$tag\@example.com" });
+    is($st, 400, 'a rejected contact on its own: 400');
+    crm_reject('^rj\\.', '207');
+    ($st, $d) = post($batch_path, { inputs => [
+        batch_input("ok1.$tag\@example.com"), batch_input("rj.$tag\@example.com") ] });
+    is($st, 207, 'multi-status: 207');
+    is(scalar @{ $d->{results} || [] }, 1, '... one result');
+    is_deeply($d->{errors}[0]{context}{ids}, ["rj.$tag\@example.com"],
+              '... one error naming the rejected contact');
+    is(crm_stats()->{records}, $before + 1, '... the other one written');
+    crm_reject(undef);
+    ($st) = post('/contacts', { email => "rj.$tag\@example.com" });
+    is($st, 200, 'no rejection any more: 200');
 
     my $res = $http->get("$base/contacts");
     is($res->{status}, 405, 'GET /contacts: 405');

@@ -29,7 +29,12 @@ package XyzCrm;
 #   crm_fault(mode => "5xx"|"4xx"|"429"|"hang"|"none", count => N,
 #             status => 503, retry_after => 1)
 #                       the next `count` calls (every call when absent) get
-#                       the fault; retry_after => undef sends no Retry-After
+#                       the fault; retry_after => undef sends no Retry-After,
+#                       a value other than digits is sent as it is (a date)
+#   crm_reject($re, $mode)  contacts whose address matches the regular
+#                       expression $re are invalid: mode "400" (default)
+#                       refuses a whole HubSpot batch, "207" answers
+#                       multi-status; $re undef ends it
 #   crm_limit($n)       calls admitted per sliding second
 #   crm_token($t)       require "Authorization: Bearer $t" (undef: nothing)
 #   crm_stop(), crm_start()   scripts/crm.sh stop / start (state is lost;
@@ -49,7 +54,7 @@ use JSON::PP ();
 
 our @EXPORT = qw(
     crm_url crm_admin crm_stats crm_records crm_calls crm_reset crm_fault
-    crm_limit crm_token crm_stop crm_start crm_client
+    crm_limit crm_token crm_stop crm_start crm_client crm_reject
 );
 
 {
@@ -126,10 +131,18 @@ sub crm_fault {
     $b{count} = 0 + $opt{count} if defined $opt{count};
     $b{status} = 0 + $opt{status} if defined $opt{status};
     if (exists $opt{retry_after}) {
-        $b{retry_after} = defined $opt{retry_after} ? 0 + $opt{retry_after}
-                                                    : undef;
+        my $ra = $opt{retry_after};
+        $b{retry_after} = !defined $ra ? undef
+                        : $ra =~ /^\d+\z/ && $ra < 2**31 ? 0 + $ra
+                        : "$ra";
     }
     return _admin('POST', '/fault', \%b);
+}
+
+sub crm_reject {
+    my ($re, $mode) = @_;
+    return _admin('POST', '/reject', { pattern => $re,
+                                       mode => $mode // '400' });
 }
 
 sub crm_limit {

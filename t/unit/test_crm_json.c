@@ -4,6 +4,7 @@
  */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <yajl/yajl_tree.h>
 
@@ -190,6 +191,67 @@ test_hubspot(void)
 
 
 static void
+test_hubspot_multi(void)
+{
+    int                     state[4];
+    char                    detail[4][64];
+    const char             *j;
+    ngx_xyz_crm_contact_t   c[4];
+
+    sample(&c[0]);
+    sample(&c[1]);
+    sample(&c[2]);
+    sample(&c[3]);
+    c[1].email = "Bad@Example.com";
+    c[2].email = "bob@example.org";
+    c[3].email = "zed@example.net";
+
+    /* what HubSpot answers with multi-status: one written, one refused,
+     * one named by id only; the fourth nowhere */
+
+    j = "{\"status\":\"COMPLETE\",\"results\":[{\"id\":\"12\","
+        "\"properties\":{\"email\":\"ANA@example.com\"},\"new\":true},"
+        "{\"id\":\"bob@example.org\",\"properties\":{}}],"
+        "\"numErrors\":1,\"errors\":[{\"status\":\"error\","
+        "\"category\":\"VALIDATION_ERROR\",\"message\":\"Email address "
+        "bad@example.com is invalid, and this message is long enough to be "
+        "cut\",\"context\":{\"ids\":[\"bad@example.com\"]}}]}";
+
+    ok(ngx_xyz_crm_hubspot_multi(j, strlen(j), c, 4, state, detail[0],
+                                 sizeof(detail[0]))
+       == 0, "a 207 answer is read");
+    ok(state[0] == NGX_XYZ_CRM_WRITTEN, "a result by properties.email");
+    ok(state[1] == NGX_XYZ_CRM_REFUSED, "an error by context ids");
+    ok(strncmp(detail[1], "Email address bad@example.com is invalid", 40)
+       == 0 && strlen(detail[1]) == sizeof(detail[1]) - 1,
+       "its message, cut to the buffer");
+    ok(state[2] == NGX_XYZ_CRM_WRITTEN, "a result by id");
+    ok(state[3] == NGX_XYZ_CRM_UNKNOWN && detail[3][0] == '\0',
+       "a contact named nowhere is unknown");
+
+    j = "{\"results\":[{\"properties\":{\"email\":\"bob@example.org\"}}],"
+        "\"errors\":[{\"message\":\"no\",\"id\":\"bob@example.org\"}]}";
+    ok(ngx_xyz_crm_hubspot_multi(j, strlen(j), c, 4, state, detail[0],
+                                 sizeof(detail[0]))
+       == 0 && state[2] == NGX_XYZ_CRM_REFUSED && strcmp(detail[2], "no") == 0,
+       "an error wins over a result");
+
+    j = "{\"status\":\"COMPLETE\"}";
+    ok(ngx_xyz_crm_hubspot_multi(j, strlen(j), c, 4, state, detail[0],
+                                 sizeof(detail[0]))
+       == -1, "neither results nor errors is refused");
+    j = "[1]";
+    ok(ngx_xyz_crm_hubspot_multi(j, strlen(j), c, 4, state, detail[0],
+                                 sizeof(detail[0]))
+       == -1, "not an object is refused");
+    j = "{\"results\":{}}";
+    ok(ngx_xyz_crm_hubspot_multi(j, strlen(j), c, 4, state, detail[0],
+                                 sizeof(detail[0]))
+       == -1, "results not an array is refused");
+}
+
+
+static void
 test_parse(void)
 {
     int                     n;
@@ -269,6 +331,8 @@ test_retry_after(void)
        == 86400, "a date a day ahead");
     ok(ngx_xyz_retry_after("Tue, 29 Feb 2000 00:00:10 GMT", 951782400)
        == 10, "a leap day");
+    ok(ngx_xyz_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now)
+       == 253402300799L - now, "year 9999 (the caller clamps it)");
 
     ok(ngx_xyz_retry_after("", now) == -1, "empty is refused");
     ok(ngx_xyz_retry_after(NULL, now) == -1, "absent is refused");
@@ -293,6 +357,7 @@ main(void)
 {
     test_body();
     test_hubspot();
+    test_hubspot_multi();
     test_parse();
     test_retry_after();
 

@@ -284,6 +284,25 @@ test_visibility_send(void)
                              "") == -1, "an empty value is refused");
     ok(ngx_xyz_sqs_send_json(out, sizeof(out), URL, "", 0, NULL, NULL) == -1,
        "an empty body is refused");
+
+    n = ngx_xyz_sqs_send_group_json(out, sizeof(out), URL, "x", 1, "reason",
+                                    "why", "xyz-41", "m-1.2");
+    v = yajl_tree_parse(out, NULL, 0);
+    ok(n > 0 && v, "SendMessage to a FIFO queue written");
+    is_str(get_str(v, "MessageGroupId"), "xyz-41", "the group id");
+    is_str(get_str(v, "MessageDeduplicationId"), "m-1.2",
+           "the deduplication id");
+    yajl_tree_free(v);
+
+    n = ngx_xyz_sqs_send_group_json(out, sizeof(out), URL, "x", 1, NULL, NULL,
+                                    NULL, NULL);
+    ok(n > 0 && strstr(out, "MessageGroupId") == NULL
+       && strstr(out, "Deduplication") == NULL, "none when not given");
+    ok(ngx_xyz_sqs_send_group_json(out, sizeof(out), URL, "x", 1, NULL, NULL,
+                                   "a b", NULL) == -1
+       && ngx_xyz_sqs_send_group_json(out, sizeof(out), URL, "x", 1, NULL,
+                                      NULL, "g", "") == -1,
+       "a FIFO id with a blank, or empty, is refused");
 }
 
 
