@@ -4,9 +4,10 @@
  *
  * Authorization on any location: "xyz_auth on" checks the session (the
  * xyz_session cookie or an "Authorization: Bearer" token) in the access
- * phase, without PostgreSQL: the signature (HS256, keys by kid), the
- * expiry and, with "xyz_auth_role", the role.  401 or 403 with JSON
- * otherwise.  $xyz_user_id, $xyz_user_role and $xyz_user_email carry the
+ * phase, without a query: the signature (HS256, keys by kid), the expiry,
+ * whether the session has ended since (ngx_xyz_session.c, fed from
+ * PostgreSQL every second or so) and, with "xyz_auth_role", the user's
+ * current role.  401 or 403 with JSON otherwise.  $xyz_user_id, $xyz_user_role and $xyz_user_email carry the
  * user to proxy_set_header, log_format and if.
  */
 
@@ -168,6 +169,13 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "xyz auth: the session token is not valid");
+        return NULL;
+    }
+
+    /* a logout, a reset, a disabled account or a role change since the
+     * token was signed: known from shared memory, not from a query */
+
+    if (ngx_xyz_session_check(xmcf, claims, r->connection->log) != NGX_OK) {
         return NULL;
     }
 
