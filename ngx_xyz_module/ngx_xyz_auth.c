@@ -176,6 +176,7 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
      * token was signed: known from shared memory, not from a query */
 
     if (ngx_xyz_session_check(xmcf, claims, r->connection->log) != NGX_OK) {
+        ctx->ended = 1;
         return NULL;
     }
 
@@ -188,6 +189,7 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
 static ngx_int_t
 ngx_xyz_auth_handler(ngx_http_request_t *r)
 {
+    ngx_xyz_req_ctx_t     *ctx;
     ngx_xyz_loc_conf_t    *xlcf;
     ngx_xyz_jwt_claims_t  *claims;
 
@@ -208,6 +210,17 @@ ngx_xyz_auth_handler(ngx_http_request_t *r)
         (void) ngx_xyz_add_header(r, "WWW-Authenticate",
                                   "Bearer realm=\"xyz\"");
         ngx_http_discard_request_body(r);
+
+        ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+
+        if (ctx && ctx->ended) {
+            ngx_http_finalize_request(r,
+                ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED, "session_ended",
+                                    NULL, "this session has ended; log in "
+                                          "again"));
+            return NGX_DONE;
+        }
+
         ngx_http_finalize_request(r,
             ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED, "not_logged_in",
                                 NULL, "log in to see this page"));

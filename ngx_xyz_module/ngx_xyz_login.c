@@ -659,6 +659,13 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     claims = ngx_xyz_auth_claims(r);
 
     if (claims == NULL) {
+        if (ngx_xyz_ctx(r) && ngx_xyz_ctx(r)->ended) {
+            return ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "session_ended", NULL,
+                                       "this session has ended; log in "
+                                       "again");
+        }
+
         return ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED,
                                    "not_logged_in", NULL, "log in first");
     }

@@ -107,6 +107,8 @@ typedef struct {
 typedef struct {
     void                    *data;               /* the content handler's */
     void                    *claims;             /* xyz_auth's */
+    unsigned                 ended:1;            /* a valid token, but
+                                                    its session ended */
 } ngx_xyz_req_ctx_t;
 
 

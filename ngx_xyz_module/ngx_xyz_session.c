@@ -64,6 +64,7 @@ typedef struct {
     ngx_event_t              timer;
     ngx_xyz_pg_query_t       query;
     ngx_uint_t               querying;
+    ngx_uint_t               failing;
     ngx_uint_t               polls;
     const char              *values[4];
     char                     cursor[NGX_INT64_LEN + 1];
@@ -544,12 +545,21 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     delay = p->xmcf->session_poll;
 
     if (rc != NGX_OK || PQnfields(res) != 6) {
-        ngx_log_error(NGX_LOG_ERR, p->timer.log, 0,
-                      "xyz: reading ended sessions failed%s%s; ended "
-                      "sessions are not seen until it works",
+        /* once per outage, not once a second */
+        ngx_log_error(p->failing ? NGX_LOG_INFO : NGX_LOG_ERR,
+                      p->timer.log, 0,
+                      "xyz: reading ended sessions failed%s%s; sessions "
+                      "ended from now on are not seen until it works",
                       res ? ": " : "",
                       res ? PQresultErrorMessage(res) : "");
+        p->failing = 1;
         goto next;
+    }
+
+    if (p->failing) {
+        ngx_log_error(NGX_LOG_NOTICE, p->timer.log, 0,
+                      "xyz: reading ended sessions works again");
+        p->failing = 0;
     }
 
     zone = p->xmcf->session_zone->data;

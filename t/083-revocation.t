@@ -258,8 +258,9 @@ my ($s1, $h1) = XyzTest::api('POST', '/api/logout', undef, { Cookie => "xyz_sess
 Test::More::is($s1, 200, 'logged out through the first nginx');
 my ($s2) = XyzTest::api('GET', '/members/x', undef, { Authorization => "Bearer $bearer" });
 Test::More::is($s2, 401, 'the first nginx refuses the session at once');
-my ($s3) = XyzTest::api('GET', '/api/me', undef, { Cookie => "xyz_session=$cookie" });
+my ($s3, undef, undef, $j3) = XyzTest::api('GET', '/api/me', undef, { Cookie => "xyz_session=$cookie" });
 Test::More::is($s3, 401, 'and so does "me"');
+Test::More::is($j3 && $j3->{error}, 'session_ended', 'saying the session ended');
 ::refused_everywhere('logout', $second, $cookie, $bearer, '/members/x');
 XyzTest::stop_instance($second);
 --- request
@@ -304,3 +305,31 @@ POST /api/reset/complete
 --- more_headers
 Content-Type: application/json
 --- error_code: 400
+
+
+
+=== TEST 6: a new hash stored at login (new Argon2id parameters, the same password) ends no session
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=2 p=1;
+    xyz_jwt_key k $TEST_NGINX_JWT_KEY;
+    xyz_cookie_secure off;
+--- init
+my $who = "email_normalized = '" . ::addr('rv-reset') . "'";
+my $before = XyzTest::psql("SELECT token_version || ' ' || password_hash FROM users WHERE $who");
+my ($s, $h) = XyzTest::api('POST', '/api/login', { email => ::addr('rv-reset'), password => 'a whole new passphrase' });
+Test::More::is($s, 200, 'logged in with the old parameters\' hash');
+my $after = XyzTest::psql("SELECT token_version || ' ' || password_hash FROM users WHERE $who");
+my ($v0, $h0) = split ' ', $before;
+my ($v1, $h1) = split ' ', $after;
+Test::More::like($h1, qr/t=2/, 'the hash was made again with t=2');
+Test::More::is($v1, $v0, 'the token version stays');
+Time::HiRes::sleep(1.5);
+my ($s2) = XyzTest::api('GET', '/members/x', undef, { Cookie => 'xyz_session=' . ::cookie_of($h) });
+Test::More::is($s2, 200, 'the session that login made opens');
+my ($s3) = XyzTest::api('GET', '/api/me', undef, { Cookie => 'xyz_session=' . ::cookie_of($h) });
+Test::More::is($s3, 200, 'and "me" knows it');
+--- request
+GET /members/x
+--- error_code: 401
