@@ -538,6 +538,7 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     char                    *status;
     int64_t                  id, user, cursor;
     ngx_int_t                version;
+    ngx_uint_t               level;
     ngx_msec_t               delay;
     ngx_xyz_session_zone_t  *zone;
 
@@ -546,8 +547,9 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     if (rc != NGX_OK || PQnfields(res) != 6) {
         /* once per outage, not once a second */
-        ngx_log_error(p->failing ? NGX_LOG_INFO : NGX_LOG_ERR,
-                      p->timer.log, 0,
+        level = p->failing ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+        ngx_log_error(level, p->timer.log, 0,
                       "xyz: reading ended sessions failed%s%s; sessions "
                       "ended from now on are not seen until it works",
                       res ? ": " : "",
