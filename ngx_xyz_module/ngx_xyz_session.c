@@ -48,6 +48,7 @@ typedef struct {
     ngx_queue_t              queue;
     int64_t                  cursor;             /* the last change read */
     time_t                   evicted;            /* see ngx_xyz_session_check */
+    time_t                   warned;             /* evicted, when logged */
     ngx_uint_t               loaded;             /* a poll has succeeded */
     ngx_uint_t               entries;
 } ngx_xyz_session_sh_t;
@@ -365,10 +366,16 @@ ngx_xyz_session_apply(ngx_xyz_session_zone_t *zone, int64_t user,
                 sh->evicted = old->changed;
             }
 
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "xyz: \"xyz_session_zone\" is full; sessions "
-                          "issued before %T are refused, raise its size",
-                          sh->evicted);
+            /* about once a second while the zone overflows, not per entry */
+
+            if (sh->warned < sh->evicted) {
+                sh->warned = sh->evicted;
+
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "xyz: \"xyz_session_zone\" is full; sessions "
+                              "issued before %T are refused, raise its size",
+                              sh->evicted);
+            }
 
             ngx_xyz_session_delete(zone, old);
         }

@@ -7,6 +7,8 @@
 
 use Test::Nginx::Socket;
 use Time::HiRes ();
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
 use XyzTest;
 
 BEGIN {
@@ -126,6 +128,18 @@ sub refused_everywhere {
                                . sprintf('%.1f', $t) . " s)");
         }
     }
+}
+
+# a token of a user no change names, issued $delta seconds from now
+sub jwt {
+    my ($delta) = @_;
+    my $key = "revocation-test-key-" . ('r' x 40);
+    my $data = encode_base64url('{"alg":"HS256","typ":"JWT","kid":"k"}') . '.'
+        . encode_base64url(JSON::PP->new->canonical->encode({
+              sub => '900000001', email => 'z@example.com', role => 'user',
+              ver => 0, iat => int(CORE::time()) + $delta,
+              exp => int(CORE::time()) + 600 }));
+    return $data . '.' . encode_base64url(hmac_sha256($data, $key));
 }
 
 # the log's count of hashing tasks handed to the thread pool
@@ -333,3 +347,53 @@ Test::More::is($s3, 200, 'and "me" knows it');
 --- request
 GET /members/x
 --- error_code: 401
+
+
+
+=== TEST 7: a full xyz_session_zone makes room and refuses the sessions it can no longer judge
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=1 p=1;
+    xyz_jwt_key k $TEST_NGINX_JWT_KEY;
+    xyz_cookie_secure off;
+    xyz_session_zone 32k;
+    xyz_session_poll 200ms;
+--- init
+# more ended sessions than 32k holds, of users that do not exist
+XyzTest::psql("INSERT INTO session_changes (user_id, token_version, status, role) "
+              . "SELECT 800000000 + g, 1, 'confirmed', 'user' FROM generate_series(1, 3000) g");
+Time::HiRes::sleep(1.5);
+my ($s1, undef, undef, $j1) = XyzTest::api('GET', '/members/x', undef, { Authorization => 'Bearer ' . ::jwt(-30) });
+Test::More::is($s1, 401, 'a session from before the forgotten changes is refused');
+Test::More::is($j1 && $j1->{error}, 'session_ended', 'as ended');
+my ($s2) = XyzTest::api('GET', '/members/x', undef, { Authorization => 'Bearer ' . ::jwt(2) });
+Test::More::is($s2, 200, 'a session from after them opens');
+XyzTest::psql("DELETE FROM session_changes WHERE user_id > 800000000");
+--- request
+GET /members/x
+--- error_code: 401
+--- error_log
+"xyz_session_zone" is full
+
+
+
+=== TEST 8: too small an xyz_session_zone is refused at start with what to give
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_jwt_key k $TEST_NGINX_JWT_KEY;
+    xyz_session_zone 4k;
+--- must_die
+--- error_log
+"xyz_session_zone" of 4096 bytes is too small; give at least
+
+
+
+=== TEST 9: a poll interval out of range is refused at start
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_jwt_key k $TEST_NGINX_JWT_KEY;
+    xyz_session_poll 2m;
+--- must_die
+--- error_log
+"xyz_session_poll" must be from 50ms to 60s
