@@ -52,7 +52,9 @@ BEGIN
     IF NEW.password_hash IS DISTINCT FROM OLD.password_hash THEN
         GET DIAGNOSTICS stack = PG_CONTEXT;
 
-        IF position('function xyz_login_end(' IN stack) = 0 THEN
+        -- "PL/pgSQL function xyz_login_end(...) line n" or, were it
+        -- rewritten in SQL, 'SQL function "xyz_login_end" statement n'
+        IF stack !~ 'function "?xyz_login_end[("]' THEN
             NEW.token_version := OLD.token_version + 1;
         END IF;
     END IF;
