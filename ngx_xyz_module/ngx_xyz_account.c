@@ -71,6 +71,8 @@ static void ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static ngx_int_t ngx_xyz_reset_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body);
+static void ngx_xyz_reset_checked(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
 static void ngx_xyz_reset_hashed(ngx_http_request_t *r);
 static void ngx_xyz_reset_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
@@ -111,6 +113,9 @@ static const char  ngx_xyz_resend_sql[] =
 static const char  ngx_xyz_reset_req_sql[] =
     "SELECT outcome, outbox_id, outbox_kind, body "
     "FROM xyz_reset_request($1, $2, $3::bytea, $4::interval, $5::interval)";
+
+static const char  ngx_xyz_reset_check_sql[] =
+    "SELECT xyz_reset_check($1::bytea)";
 
 static const char  ngx_xyz_reset_sql[] =
     "SELECT xyz_reset_complete($1::bytea, $2)";
@@ -428,7 +433,6 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
 {
     long                  n;
     size_t                len;
-    ngx_int_t             rc;
     const char           *token, *password;
     ngx_xyz_acc_ctx_t    *ctx;
     ngx_xyz_main_conf_t  *xmcf;
@@ -480,19 +484,63 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
     ngx_memcpy(ctx->password, password, len + 1);
     ctx->password_len = len;
 
-    ctx->job.password = ctx->password;
-    ctx->job.password_len = len;
-    ctx->job.opslimit = xmcf->argon2_t;
-    ctx->job.memlimit = xmcf->argon2_m * 1024;
+    /*
+     * The token first, with a read: a hash costs far more than the query,
+     * so a dead or guessed token must not buy one.
+     */
 
-    rc = ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
-                           ngx_xyz_reset_hashed);
+    ctx->values[0] = ctx->hash;
 
-    if (rc != NGX_OK) {
+    if (ngx_xyz_acc_query(ctx, ngx_xyz_reset_check_sql, 1,
+                          ngx_xyz_reset_checked)
+        != NGX_DONE)
+    {
         return ngx_xyz_acc_unavailable(r);
     }
 
     return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_reset_checked(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    const char           *result;
+    ngx_http_request_t   *r;
+    ngx_xyz_main_conf_t  *xmcf;
+
+    r = ctx->request;
+    xmcf = ctx->xmcf;
+
+    if (rc != NGX_OK || PQntuples(res) != 1) {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+        return;
+    }
+
+    result = PQgetvalue(res, 0, 0);
+
+    if (ngx_strcmp(result, "ok") != 0) {
+        sodium_memzero(ctx->password, ctx->password_len);
+        ngx_xyz_acc_finalize(ctx, NGX_OK, result);
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz reset: the token is live, hashing the password");
+
+    ctx->job.password = ctx->password;
+    ctx->job.password_len = ctx->password_len;
+    ctx->job.opslimit = xmcf->argon2_t;
+    ctx->job.memlimit = xmcf->argon2_m * 1024;
+
+    if (ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
+                          ngx_xyz_reset_hashed)
+        != NGX_OK)
+    {
+        ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
+    }
 }
 
 

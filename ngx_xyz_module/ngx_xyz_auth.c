@@ -4,9 +4,11 @@
  *
  * Authorization on any location: "xyz_auth on" checks the session (the
  * session cookie or an "Authorization: Bearer" token) in the access
- * phase, without PostgreSQL: the signature (HS256, keys by kid), the
- * expiry and, with "xyz_auth_role", the role.  401 or 403 with JSON
- * otherwise.  $xyz_user_id, $xyz_user_role and $xyz_user_email carry the
+ * phase, without a query: the signature (HS256, keys by kid), the expiry,
+ * whether the session has ended since (ngx_xyz_session.c, fed from
+ * PostgreSQL every second or so) and, with "xyz_auth_role", the user's
+ * current role.  401 or 403 with JSON otherwise.  $xyz_user_id,
+ * $xyz_user_role and $xyz_user_email carry the
  * user to proxy_set_header, log_format and if.
  */
 
@@ -186,6 +188,14 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
         return NULL;
     }
 
+    /* a logout, a reset, a disabled account or a role change since the
+     * token was signed: known from shared memory, not from a query */
+
+    if (ngx_xyz_session_check(xmcf, claims, r->connection->log) != NGX_OK) {
+        ctx->ended = 1;
+        return NULL;
+    }
+
     ctx->claims = claims;
 
     return claims;
@@ -195,6 +205,7 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
 static ngx_int_t
 ngx_xyz_auth_handler(ngx_http_request_t *r)
 {
+    ngx_xyz_req_ctx_t     *ctx;
     ngx_xyz_loc_conf_t    *xlcf;
     ngx_xyz_jwt_claims_t  *claims;
 
@@ -215,6 +226,17 @@ ngx_xyz_auth_handler(ngx_http_request_t *r)
         (void) ngx_xyz_add_header(r, "WWW-Authenticate",
                                   "Bearer realm=\"xyz\"");
         ngx_http_discard_request_body(r);
+
+        ctx = ngx_http_get_module_ctx(r, ngx_xyz_module);
+
+        if (ctx && ctx->ended) {
+            ngx_http_finalize_request(r,
+                ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED, "session_ended",
+                                    NULL, "this session has ended; log in "
+                                          "again"));
+            return NGX_DONE;
+        }
+
         ngx_http_finalize_request(r,
             ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED, "not_logged_in",
                                 NULL, "log in to see this page"));

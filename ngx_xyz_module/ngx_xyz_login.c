@@ -64,6 +64,11 @@ static void ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t ngx_xyz_login_reply(ngx_http_request_t *r,
     ngx_xyz_login_ctx_t *ctx);
 static ngx_int_t ngx_xyz_logout_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_logout_end(ngx_http_request_t *r,
+    ngx_xyz_jwt_claims_t *claims);
+static void ngx_xyz_logout_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
+static void ngx_xyz_logout_cleanup(void *data);
 static ngx_int_t ngx_xyz_me_handler(ngx_http_request_t *r);
 static void ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
@@ -77,6 +82,9 @@ static const char  ngx_xyz_login_begin_sql[] =
 
 static const char  ngx_xyz_login_end_sql[] =
     "SELECT xyz_login_end($1, $2, $3::boolean, $4)";
+
+static const char  ngx_xyz_logout_sql[] =
+    "SELECT xyz_logout($1::bigint, $2::integer)";
 
 static const char  ngx_xyz_me_sql[] =
     "SELECT json_build_object('id', id, 'email', email, 'name', name, "
@@ -487,9 +495,10 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
 static ngx_int_t
 ngx_xyz_logout_handler(ngx_http_request_t *r)
 {
-    char                  cookie[256];
-    ngx_str_t             body;
-    ngx_xyz_main_conf_t  *xmcf;
+    char                   cookie[256];
+    ngx_str_t              body;
+    ngx_xyz_main_conf_t   *xmcf;
+    ngx_xyz_jwt_claims_t  *claims;
 
     if (r->method != NGX_HTTP_POST) {
         ngx_http_discard_request_body(r);
@@ -506,6 +515,17 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     }
 
     ngx_http_discard_request_body(r);
+
+    /* the session ends on the server first (every session of the user,
+     * on every nginx); this handler runs again to answer once it has */
+
+    if (ngx_xyz_ctx_data(r) == NULL) {
+        claims = ngx_xyz_auth_claims(r);
+
+        if (claims) {
+            return ngx_xyz_logout_end(r, claims);
+        }
+    }
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
@@ -533,6 +553,121 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     ngx_str_set(&body, "{\"status\":\"logged_out\"}\n");
 
     return ngx_xyz_reply_json(r, NGX_HTTP_OK, &body);
+}
+
+
+/*
+ * A logout raises the user's token version (xyz_logout): every session of
+ * the user ends, on this device and the others, and every nginx sees it
+ * within xyz_session_poll.  A per-token list would end this one only, but
+ * would have to hold every token id until it expires.
+ */
+
+typedef struct {
+    ngx_http_request_t      *request;
+    ngx_xyz_jwt_claims_t    *claims;
+    ngx_xyz_pg_query_t       query;
+    const char              *values[2];
+    char                     id[NGX_INT64_LEN + 1];
+    char                     ver[NGX_INT_T_LEN + 1];
+} ngx_xyz_logout_ctx_t;
+
+
+static ngx_int_t
+ngx_xyz_logout_end(ngx_http_request_t *r, ngx_xyz_jwt_claims_t *claims)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_xyz_logout_ctx_t  *ctx;
+    ngx_xyz_main_conf_t   *xmcf;
+
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_logout_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL
+        || ngx_xyz_ctx_set_data(r, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_xyz_logout_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->claims = claims;
+    ngx_sprintf((u_char *) ctx->id, "%L%Z", claims->sub);
+    ngx_sprintf((u_char *) ctx->ver, "%d%Z", claims->ver);
+
+    ctx->values[0] = ctx->id;
+    ctx->values[1] = ctx->ver;
+
+    ctx->query.sql = ngx_xyz_logout_sql;
+    ctx->query.nparams = 2;
+    ctx->query.values = ctx->values;
+    ctx->query.handler = ngx_xyz_logout_done;
+    ctx->query.data = ctx;
+    ctx->query.log = r->connection->log;
+
+    if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
+        ctx->query.handler = NULL;
+        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                            "unavailable; try again shortly");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_logout_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_logout_ctx_t *ctx = q->data;
+
+    ngx_int_t             ver;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_xyz_main_conf_t  *xmcf;
+
+    r = ctx->request;
+    c = r->connection;
+    ctx->query.handler = NULL;
+
+    if (rc != NGX_OK || PQntuples(res) != 1) {
+        ngx_http_finalize_request(r,
+            ngx_xyz_reply_unavailable(r, "the service is temporarily "
+                                         "unavailable; try again shortly"));
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    if (!PQgetisnull(res, 0, 0)) {
+        /* seen by this nginx at once, by the others at their next poll */
+
+        xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+        ver = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                       PQgetlength(res, 0, 0));
+
+        if (ver != NGX_ERROR) {
+            ngx_xyz_session_ended(xmcf, ctx->claims->sub, ver,
+                                  ctx->claims->role, c->log);
+        }
+    }
+
+    ngx_http_finalize_request(r, ngx_xyz_logout_handler(r));
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_xyz_logout_cleanup(void *data)
+{
+    ngx_xyz_logout_ctx_t *ctx = data;
+
+    if (ctx->query.handler) {
+        ngx_xyz_pg_cancel(&ctx->query);
+    }
 }
 
 
@@ -575,6 +710,13 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     claims = ngx_xyz_auth_claims(r);
 
     if (claims == NULL) {
+        if (ngx_xyz_ctx(r) && ngx_xyz_ctx(r)->ended) {
+            return ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "session_ended", NULL,
+                                       "this session has ended; log in "
+                                       "again");
+        }
+
         return ngx_xyz_reply_error(r, NGX_HTTP_UNAUTHORIZED,
                                    "not_logged_in", NULL, "log in first");
     }

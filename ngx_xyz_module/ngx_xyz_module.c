@@ -417,6 +417,20 @@ static ngx_command_t  ngx_xyz_commands[] = {
       offsetof(ngx_xyz_main_conf_t, session_ttl),
       NULL },
 
+    { ngx_string("xyz_session_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, session_zone_size),
+      NULL },
+
+    { ngx_string("xyz_session_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, session_poll),
+      NULL },
+
     { ngx_string("xyz_cookie_secure"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -567,6 +581,8 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->outbox.sweep_max = NGX_CONF_UNSET_MSEC;
 
     xmcf->session_ttl = NGX_CONF_UNSET;
+    xmcf->session_zone_size = NGX_CONF_UNSET_SIZE;
+    xmcf->session_poll = NGX_CONF_UNSET_MSEC;
     xmcf->cookie_secure = NGX_CONF_UNSET;
     xmcf->reset_ttl = NGX_CONF_UNSET;
     xmcf->mail_cooldown = NGX_CONF_UNSET;
@@ -1626,6 +1642,27 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
         cln->data = xmcf->blocklist;
     }
 
+    /*
+     * Wherever sessions are checked, ended ones must be seen: the zone
+     * and its poll of PostgreSQL come with the keys.  Without a database
+     * an nginx can check signatures only.
+     */
+
+    if (xmcf->jwt_keys && xmcf->jwt_keys->nelts) {
+        if (xmcf->pg.dsn.len) {
+            if (ngx_xyz_session_zone(cf, xmcf) != NGX_CONF_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "without \"xyz_pg_dsn\" this nginx cannot "
+                               "see sessions ended by a logout, a password "
+                               "reset, a role change or a disabled account; "
+                               "they pass until they expire");
+        }
+    }
+
     if (xmcf->logins == 0 && xmcf->accounts == 0) {
         return NGX_CONF_OK;
     }
@@ -1703,6 +1740,10 @@ ngx_xyz_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_xyz_session_init_process(cycle, xmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!xmcf->relay) {
         return NGX_OK;
     }
@@ -1734,6 +1775,7 @@ ngx_xyz_exit_process(ngx_cycle_t *cycle)
     /* the relay first (it holds queries and transfers), then curl, whose
      * cleanup closes its sockets, then the database connections */
 
+    ngx_xyz_session_exit_process();
     ngx_xyz_dispatch_exit_process();
     ngx_xyz_outbox_exit_process();
     ngx_xyz_curl_cleanup();

@@ -58,6 +58,9 @@ typedef struct {
     ngx_uint_t               accounts;           /* the other locations */
     ngx_array_t             *jwt_keys;           /* ngx_xyz_jwt_key_t */
     time_t                   session_ttl;
+    size_t                   session_zone_size;
+    ngx_msec_t               session_poll;
+    ngx_shm_zone_t          *session_zone;       /* ended sessions */
     ngx_flag_t               cookie_secure;
     ngx_str_t                origin;             /* of xyz_public_url */
     char                    *dummy_hash;
@@ -104,6 +107,8 @@ typedef struct {
 typedef struct {
     void                    *data;               /* the content handler's */
     void                    *claims;             /* xyz_auth's */
+    unsigned                 ended:1;            /* a valid token, but
+                                                    its session ended */
 } ngx_xyz_req_ctx_t;
 
 
@@ -173,6 +178,17 @@ ngx_int_t ngx_xyz_auth_postconfiguration(ngx_conf_t *cf);
 ngx_xyz_jwt_claims_t *ngx_xyz_auth_claims(ngx_http_request_t *r);
 ngx_uint_t ngx_xyz_password_common(ngx_xyz_main_conf_t *xmcf,
     const char *password, size_t len);
+
+/* ngx_xyz_session.c */
+
+char *ngx_xyz_session_zone(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf);
+ngx_int_t ngx_xyz_session_check(ngx_xyz_main_conf_t *xmcf,
+    ngx_xyz_jwt_claims_t *c, ngx_log_t *log);
+void ngx_xyz_session_ended(ngx_xyz_main_conf_t *xmcf, int64_t user,
+    ngx_int_t version, const char *role, ngx_log_t *log);
+ngx_int_t ngx_xyz_session_init_process(ngx_cycle_t *cycle,
+    ngx_xyz_main_conf_t *xmcf);
+void ngx_xyz_session_exit_process(void);
 
 /* ngx_xyz_register.c */
 

@@ -360,7 +360,9 @@ Test::More::ok($j->{total} >= 2, 'and the total');
 Test::More::is(scalar(grep { $_->{status} ne 'pending' } @{ $j->{users} || [] }), 0, 'only pending ones');
 Test::More::ok(exists $j->{users}[0]{email_sent} && exists $j->{users}[0]{crm_synced}
                && exists $j->{users}[0]{dead_lettered}, 'with the delivery states');
-my ($s2) = XyzTest::api('GET', '/api/admin/users', undef, { Cookie => "xyz_session=$::jar{ok}" });
+# the session of TEST 3 ended with its logout: a new one
+my (undef, $hu) = XyzTest::api('POST', '/api/login', { email => ::addr('ok'), password => 'correct horse battery staple' });
+my ($s2) = XyzTest::api('GET', '/api/admin/users', undef, { Cookie => 'xyz_session=' . ::cookie_of($hu) });
 Test::More::is($s2, 403, 'a user is forbidden');
 --- request
 GET /api/admin/users
