@@ -108,7 +108,8 @@ _EOC_
 
 sub second {
     return XyzTest::start_instance(relay => 0,
-        http_extra => "    xyz_jwt_key k $ENV{TEST_NGINX_JWT_KEY};\n",
+        http_extra => "    xyz_jwt_key k $ENV{TEST_NGINX_JWT_KEY};\n"
+                      . "    xyz_cookie_secure off;\n",
         server_extra => $::second_conf);
 }
 
