@@ -484,8 +484,13 @@
     let result = params.get('result');
     const token = params.get('token');
     if (!result && token) {
-      // A link straight to this page: confirm from here.
+      // A link straight to this page: confirm only when the visitor says
+      // so (a mail scanner that runs scripts must not confirm).
       dropParam('token');
+      showPanel('ask');
+      await new Promise((resolve) => {
+        document.getElementById('confirm-now').addEventListener('click', resolve, { once: true });
+      });
       showPanel('working');
       const res = await api('POST', '/api/confirm', { token });
       const code = res.data && res.data.error;
@@ -505,6 +510,20 @@
     if (!results.includes(result)) result = 'invalid';
     showPanel(result);
     form.hidden = !(result === 'expired' || result === 'invalid');
+  };
+
+  // The landing page of the emailed link: its form posts back to the
+  // address it was served at (/confirm?token=...), scripts or not.
+  pages.confirm = () => {
+    const form = document.getElementById('confirm');
+    if (!params.get('token')) {
+      form.hidden = true;
+      document.getElementById('confirm-invalid').hidden = false;
+      return;
+    }
+    form.addEventListener('submit', () => {
+      form.querySelector('button[type="submit"]').disabled = true;
+    });
   };
 
   pages.login = () => {
