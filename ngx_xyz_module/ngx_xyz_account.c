@@ -193,11 +193,8 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
 
         xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-        (void) ngx_http_internal_redirect(r, &xmcf->confirm_landing,
+        return ngx_http_internal_redirect(r, &xmcf->confirm_landing,
                                           &r->args);
-        ngx_http_finalize_request(r, NGX_DONE);
-
-        return NGX_DONE;
     }
 
     if (r->method == NGX_HTTP_POST && ngx_xyz_confirm_form(r)) {
