@@ -400,7 +400,7 @@ GET /confirm.html
 
 
 
-=== TEST 10: a new and a known address cost about the same (median of 15 each, production hash parameters)
+=== TEST 10: a new and a known address cost about the same: over HTTP (median of 15 each, production hash parameters) and in PostgreSQL (median of 100 each)
 --- http_config
     xyz_pg_dsn "$TEST_NGINX_PG_DSN";
     xyz_hash_thread_pool xyz_hash;
@@ -425,9 +425,57 @@ for my $i (1 .. $n) {
 }
 my ($mk, $mn) = (::median(@tk), ::median(@tn));
 my $diff = abs($mk - $mn) / ($mk > $mn ? $mk : $mn);
-Test::More::cmp_ok($diff, '<=', 0.10,
-    sprintf("median %.2f ms (known) vs %.2f ms (new), %.1f %% apart", $mk * 1000, $mn * 1000, $diff * 100));
+# Argon2id dominates and the machine may be shared: a loose bound here, a
+# tight one on the database work below
+Test::More::cmp_ok($diff, '<=', 0.20,
+    sprintf("HTTP: median %.2f ms (known) vs %.2f ms (new), %.1f %% apart", $mk * 1000, $mn * 1000, $diff * 100));
+
+# the statement itself, 100 times each way, alternating, inside PostgreSQL
+my $hash = '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo';
+my $out = ::db(<<"_SQL_");
+CREATE TEMP TABLE reg_timing (side text, ms float8);
+DO \$\$
+DECLARE
+    t0  timestamptz;
+    e   text;
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        e := 'known' || (1 + i % $n) || '-$::run\@example.com';
+        t0 := clock_timestamp();
+        PERFORM xyz_register(e, e, 'Ana', 'es', '$hash', false, 'tok',
+                             sha256(convert_to('k' || i || '$::run', 'UTF8')),
+                             '1 day', '30 s', '127.0.0.1', '0 s');
+        INSERT INTO reg_timing VALUES ('known', extract(epoch FROM clock_timestamp() - t0) * 1000);
+        e := 'sqlnew' || i || '-$::run\@example.com';
+        t0 := clock_timestamp();
+        PERFORM xyz_register(e, e, 'Ana', 'es', '$hash', false, 'tok',
+                             sha256(convert_to('n' || i || '$::run', 'UTF8')),
+                             '1 day', '30 s', '127.0.0.1', '0 s');
+        INSERT INTO reg_timing VALUES ('new', extract(epoch FROM clock_timestamp() - t0) * 1000);
+    END LOOP;
+END
+\$\$;
+SELECT string_agg(round(m::numeric, 4)::text, ' ' ORDER BY side)
+  FROM (SELECT side, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS m
+          FROM reg_timing GROUP BY side) x;
+_SQL_
+my ($dk, $dn) = split ' ', $out;
+Test::More::ok(defined $dn && abs($dk - $dn) < 0.5,
+    sprintf("the statement: median %s ms (known) vs %s ms (new)", $dk // '?', $dn // '?'))
+    or Test::More::diag($out);
 --- request
 GET /confirm.html
 --- response_body_like: <form
 --- timeout: 60
+
+
+
+=== TEST 11: xyz_confirm_landing must be a path on this server
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_confirm_landing confirm.html;
+--- config
+    location = /confirm { xyz_confirm; }
+--- must_die
+--- error_log
+invalid "xyz_confirm_landing" "confirm.html"; give a path on this server
