@@ -281,14 +281,20 @@ BEGIN
 END;
 $$;
 
--- The CRM record, with the consent, once the address is confirmed:
--- written in the transaction that confirms it (a link, or a password
--- reset that proves the address), once per user whatever happens later.
+-- When an address is confirmed (a link, or a password reset that proves
+-- it), in the confirming transaction: the account's other confirmation
+-- links die and no token keeps a password hash; and the CRM record, with
+-- the consent, is written, once per user whatever happens later.
 CREATE FUNCTION xyz_crm_on_confirm()
 RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    UPDATE confirmation_tokens
+       SET expires_at = least(expires_at, now()), password_hash = NULL
+     WHERE user_id = NEW.id AND purpose = 'confirm'
+       AND (password_hash IS NOT NULL OR used_at IS NULL);
+
     -- concurrent confirmations queue on the user's row lock; the second
     -- sees the row confirmed and does not fire
     IF EXISTS (SELECT 1 FROM outbox

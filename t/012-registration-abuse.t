@@ -246,6 +246,15 @@ Test::More::is(::confirm($t), 410, 'confirming again: used');
 ::db("UPDATE users SET status = 'pending' WHERE email_normalized = '" . lc ::addr('crm') . "'");
 ::db("UPDATE users SET status = 'confirmed' WHERE email_normalized = '" . lc ::addr('crm') . "'");
 Test::More::is(::crm_of('crm'), 1, 'still one CRM record after a second confirmation');
+::reg('crmreset');
+my $tr = ::db("SELECT count(*) FROM confirmation_tokens t JOIN users u ON u.id = t.user_id "
+              . "WHERE u.email_normalized = '" . lc ::addr('crmreset') . "' AND t.password_hash IS NOT NULL");
+Test::More::is($tr, 1, 'a pending registration keeps its password hash on its token');
+::db("UPDATE users SET status = 'confirmed' WHERE email_normalized = '" . lc ::addr('crmreset') . "'");
+Test::More::is(::crm_of('crmreset'), 1, 'a confirmation by another path (a password reset) writes the CRM record too');
+Test::More::is(::db("SELECT count(*) FROM confirmation_tokens t JOIN users u ON u.id = t.user_id "
+                    . "WHERE u.email_normalized = '" . lc ::addr('crmreset') . "' AND (t.password_hash IS NOT NULL "
+                    . "OR t.expires_at > now())"), 0, 'and its links die with their password hashes');
 Test::More::is(::db("SELECT o.payload->>'marketing_consent' FROM outbox o JOIN users u "
                    . "ON u.id = (o.payload->>'user_id')::bigint WHERE o.kind = 'crm' "
                    . "AND u.email_normalized = '" . lc ::addr('crm') . "'"),
