@@ -425,7 +425,10 @@ for my $i (1 .. $n) {
 ::db("DELETE FROM mail_requests WHERE key LIKE 'register:known%-$::run\@example.com'");
 my (@tk, @tn);
 for my $i (1 .. $n) {
-    for my $side (['known', \@tk], ['new', \@tn]) {
+    # alternate which goes first, so that neither always follows the other
+    my @sides = (['known', \@tk], ['new', \@tn]);
+    @sides = reverse @sides if $i % 2;
+    for my $side (@sides) {
         my $t0 = Time::HiRes::time();
         my $s = ::reg("$side->[0]$i");
         push @{ $side->[1] }, Time::HiRes::time() - $t0;
@@ -436,7 +439,7 @@ my ($mk, $mn) = (::median(@tk), ::median(@tn));
 my $diff = abs($mk - $mn) / ($mk > $mn ? $mk : $mn);
 # Argon2id dominates and the machine may be shared: a loose bound here, a
 # tight one on the database work below
-Test::More::cmp_ok($diff, '<=', 0.20,
+Test::More::cmp_ok($diff, '<=', 0.25,
     sprintf("HTTP: median %.2f ms (known) vs %.2f ms (new), %.1f %% apart", $mk * 1000, $mn * 1000, $diff * 100));
 
 # the statement itself, 100 times each way, alternating, inside PostgreSQL
