@@ -235,9 +235,12 @@ END;
 $$;
 
 -- Resends the confirmation of a pending account: a new token (the old ones
--- stop working) carrying the latest registration, and an outbox row
--- without a name.  Unknown or confirmed addresses get nothing; the caller
--- answers the same.
+-- stop working) carrying its registration, and an outbox row without a
+-- name.  Unknown or confirmed addresses get nothing; the caller answers
+-- the same.  Nor does an address registered more than once with different
+-- passwords: whoever asks cannot be told from a stranger, and a link
+-- carrying the wrong registration would hand the account over.  The owner
+-- gets a link of their own by registering again or by a password reset.
 CREATE OR REPLACE FUNCTION xyz_resend(p_email_normalized text, p_token text,
                                       p_token_hash bytea,
                                       p_token_ttl interval, p_lease interval)
@@ -251,6 +254,13 @@ BEGIN
     SELECT * INTO u FROM users WHERE email_normalized = p_email_normalized;
 
     IF NOT FOUND OR u.status <> 'pending' THEN
+        RETURN;
+    END IF;
+
+    IF (SELECT count(DISTINCT password_hash) FROM confirmation_tokens
+         WHERE user_id = u.id AND purpose = 'confirm'
+           AND password_hash IS NOT NULL) > 1
+    THEN
         RETURN;
     END IF;
 

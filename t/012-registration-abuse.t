@@ -170,6 +170,12 @@ Time::HiRes::sleep(1.2);
 ::reg('victim', password => 'victim own password 22', name => 'Victoria');
 my $t = ::token_of('victim');
 Test::More::ok($t, 'the second registration sent its own link');
+my $before = ::emails_of('victim');
+Time::HiRes::sleep(1.2);
+my ($rs) = XyzTest::api('POST', '/api/resend', { email => ::addr('victim') });
+Test::More::is($rs, 202, 'a resend for the contested address: the usual answer');
+Test::More::is(::emails_of('victim'), $before,
+               'but no link: it could carry either registration');
 Test::More::is(::confirm($t), 200, 'the owner confirms with the link of their registration');
 Test::More::is(::status_of('victim'), 'confirmed', 'confirmed');
 Test::More::is(::login('victim', 'attacker chosen password 1'), 401,
