@@ -415,7 +415,7 @@ GET /confirm.html
 
 
 
-=== TEST 10: a new and a known address cost about the same: over HTTP (median of 15 each, production hash parameters) and in PostgreSQL (median of 100 each)
+=== TEST 10: a new and a known address cost about the same: over HTTP (31 pairs, production hash parameters) and in PostgreSQL (median of 100 each)
 --- http_config
     xyz_pg_dsn "$TEST_NGINX_PG_DSN";
     xyz_hash_thread_pool xyz_hash;
@@ -423,7 +423,7 @@ GET /confirm.html
     xyz_jwt_key k1 $TEST_NGINX_JWT_012;
     xyz_public_url http://localhost;
 --- init
-my $n = 15;
+my $n = 31;
 for my $i (1 .. $n) {
     ::reg("known$i");
 }
@@ -442,11 +442,13 @@ for my $i (1 .. $n) {
     }
 }
 my ($mk, $mn) = (::median(@tk), ::median(@tn));
-my $diff = abs($mk - $mn) / ($mk > $mn ? $mk : $mn);
-# Argon2id dominates and the machine may be shared: a loose bound here, a
-# tight one on the database work below
-Test::More::cmp_ok($diff, '<=', 0.25,
-    sprintf("HTTP: median %.2f ms (known) vs %.2f ms (new), %.1f %% apart", $mk * 1000, $mn * 1000, $diff * 100));
+# Argon2id dominates and the machine may be shared, its load changing
+# during the run: each pair ran back to back, so the median of the pairs'
+# differences is what says whether one side is slower
+my $dp = ::median(map { ($tk[$_] - $tn[$_]) / ($tk[$_] > $tn[$_] ? $tk[$_] : $tn[$_]) } 0 .. $#tk);
+Test::More::cmp_ok(abs($dp), '<=', 0.10,
+    sprintf("HTTP: median %.2f ms (known) vs %.2f ms (new); median difference of the pairs %.1f %%",
+            $mk * 1000, $mn * 1000, $dp * 100));
 
 # the statement itself, 100 times each way, alternating, inside PostgreSQL
 my $hash = '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo';
