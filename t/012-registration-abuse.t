@@ -483,6 +483,12 @@ my ($dk, $dn) = split ' ', $out;
 Test::More::ok(defined $dn && abs($dk - $dn) < 0.5,
     sprintf("the statement: median %s ms (known) vs %s ms (new)", $dk // '?', $dn // '?'))
     or Test::More::diag($out);
+
+# the rows this suite wrote without a relay (the timing above, the CRM
+# records of its confirmations) are claimable at once: leave none for the
+# suites that publish
+::db("UPDATE outbox SET published_at = now(), payload = payload - 'token' "
+     . "WHERE published_at IS NULL AND parked_at IS NULL");
 --- request
 GET /confirm.html
 --- response_body_like: <form
