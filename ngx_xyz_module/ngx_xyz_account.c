@@ -4,8 +4,11 @@
  *
  * The account locations around registration and login:
  *
- *   xyz_confirm        GET /confirm?token=T: 303 to the result page;
- *                      POST {"token"}: JSON
+ *   xyz_confirm        GET/HEAD /confirm?token=T: the landing page (an
+ *                      internal redirect; nothing confirmed, so that mail
+ *                      scanners following links confirm nothing);
+ *                      POST /confirm?token=T from its form: 303 to the
+ *                      result page; POST {"token"}: JSON
  *   xyz_resend         POST {"email"}: a new confirmation link
  *   xyz_reset_request  POST {"email"}: a password reset link
  *   xyz_reset          POST {"token","password"}: the new password
@@ -57,6 +60,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_xyz_confirm_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
     const char *token, size_t len, ngx_uint_t redirect);
@@ -130,7 +134,7 @@ static const char  ngx_xyz_admin_sql[] =
     "   ($1 = 'crm_synced' AND s.crm_synced) OR ($1 = 'dead' AND "
     "   s.dead_lettered))) t "
     "LEFT JOIN LATERAL (SELECT id, email, name, role, status, locale, "
-    "  created_at, email_sent, crm_synced, dead_lettered "
+    "  created_at, email_sent, crm_synced, dead_lettered, outbox_parked "
     "  FROM xyz_user_states s WHERE "
     "  ($1 = 'all' OR ($1 IN ('pending','confirmed','disabled') AND "
     "   s.status = $1) OR ($1 = 'email_sent' AND s.email_sent) OR "
@@ -175,14 +179,43 @@ ngx_xyz_account(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_xyz_confirm_handler(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-    ngx_str_t  token;
+    ngx_int_t             rc;
+    ngx_str_t             token;
+    ngx_xyz_main_conf_t  *xmcf;
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
 
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
+        }
+
+        /*
+         * Following the link confirms nothing: mail scanners and link
+         * previews fetch it.  The landing page is served at this address,
+         * query string and all, and its form posts back here.
+         */
+
+        xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+        return ngx_http_internal_redirect(r, &xmcf->confirm_landing,
+                                          &r->args);
+    }
+
+    if (r->method == NGX_HTTP_POST && ngx_xyz_confirm_form(r)) {
+
+        /* the landing page's form: the token is in the address it posts
+         * to; the body says nothing we need */
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (!ngx_xyz_same_origin(r, 0)) {
+            return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
+                                       NULL, "the form does not come from "
+                                             "this site");
         }
 
         if (ngx_http_arg(r, (u_char *) "token", 5, &token) != NGX_OK) {
@@ -194,6 +227,26 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
     }
 
     return ngx_xyz_api_post(r, ngx_xyz_confirm_body);
+}
+
+
+static ngx_int_t
+ngx_xyz_confirm_form(ngx_http_request_t *r)
+{
+    ngx_str_t  *type;
+
+    static u_char  form[] = "application/x-www-form-urlencoded";
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+
+    return type->len >= sizeof(form) - 1
+           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
+           && (type->len == sizeof(form) - 1
+               || type->data[sizeof(form) - 1] == ';');
 }
 
 

@@ -40,12 +40,19 @@ static const char  ngx_xyz_metrics_sql[] =
     "SELECT 'xyz_outbox_pending', k.kind, count(o.id)::float8 "
     "FROM (VALUES ('email'), ('crm')) k (kind) "
     "LEFT JOIN outbox o ON o.kind = k.kind AND o.published_at IS NULL "
+    "AND o.parked_at IS NULL "
     "GROUP BY k.kind "
     "UNION ALL "
     "SELECT 'xyz_outbox_oldest_pending_seconds', k.kind, "
     "coalesce(extract(epoch FROM now() - min(o.created_at)), 0)::float8 "
     "FROM (VALUES ('email'), ('crm')) k (kind) "
     "LEFT JOIN outbox o ON o.kind = k.kind AND o.published_at IS NULL "
+    "AND o.parked_at IS NULL "
+    "GROUP BY k.kind "
+    "UNION ALL "
+    "SELECT 'xyz_outbox_parked', k.kind, count(o.id)::float8 "
+    "FROM (VALUES ('email'), ('crm')) k (kind) "
+    "LEFT JOIN outbox o ON o.kind = k.kind AND o.parked_at IS NOT NULL "
     "GROUP BY k.kind "
     "UNION ALL "
     "SELECT 'xyz_deliveries_sent_per_second', k.kind, "
@@ -81,7 +88,9 @@ static ngx_xyz_gauge_t  ngx_xyz_gauges[] = {
       "Deliveries sent per second over the last ten seconds." },
     { "xyz_outbox_oldest_pending_seconds",
       "Age of the oldest unpublished outbox row." },
-    { "xyz_outbox_pending", "Outbox rows not yet published." },
+    { "xyz_outbox_parked",
+      "Outbox rows SQS refused too often, set aside (outbox.parked_at)." },
+    { "xyz_outbox_pending", "Outbox rows not yet published (nor parked)." },
     { NULL, NULL }
 };
 

@@ -473,6 +473,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       offsetof(ngx_xyz_main_conf_t, confirm_page),
       NULL },
 
+    { ngx_string("xyz_confirm_landing"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_xyz_main_conf_t, confirm_landing),
+      NULL },
+
     { ngx_string("xyz_register_pages"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_xyz_register_pages,
@@ -1584,6 +1591,22 @@ ngx_xyz_accounts_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 
     if (xmcf->confirm_page.len == 0) {
         ngx_str_set(&xmcf->confirm_page, "/confirmed.html");
+    }
+
+    if (xmcf->confirm_landing.len == 0) {
+        ngx_str_set(&xmcf->confirm_landing, "/confirm.html");
+
+    } else if (xmcf->confirm_landing.data[0] != '/'
+               || ngx_strlchr(xmcf->confirm_landing.data,
+                              xmcf->confirm_landing.data
+                              + xmcf->confirm_landing.len, '?'))
+    {
+        /* an internal redirect: a path on this server, no query string */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_confirm_landing\" \"%V\"; give "
+                           "a path on this server without a query string, "
+                           "e.g. /confirm.html", &xmcf->confirm_landing);
+        return NGX_CONF_ERROR;
     }
 
     if (xmcf->register_page.len == 0) {

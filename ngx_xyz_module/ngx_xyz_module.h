@@ -69,6 +69,7 @@ typedef struct {
     ngx_uint_t               mail_per_hour;
     ngx_msec_t               mail_floor;
     ngx_str_t                confirm_page;
+    ngx_str_t                confirm_landing;
     ngx_str_t                register_page;
     ngx_str_t                register_done_page;
     ngx_str_t                blocklist_file;

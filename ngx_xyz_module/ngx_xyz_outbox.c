@@ -50,9 +50,10 @@ typedef struct {
     ngx_uint_t               n;
     ngx_xyz_outbox_msg_t    *msg[NGX_XYZ_SQS_BATCH_MAX];
     ngx_xyz_pg_query_t       query;
-    const char              *values[4];
+    const char              *values[5];
     char                     published[NGX_XYZ_SQS_BATCH_MAX * 21 + 3];
     char                     failed[NGX_XYZ_SQS_BATCH_MAX * 21 + 3];
+    char                     refused[NGX_XYZ_SQS_BATCH_MAX * 21 + 3];
     char                     error[256];
     char                     max_delay[32];
 } ngx_xyz_outbox_batch_t;
@@ -99,7 +100,8 @@ static ngx_int_t ngx_xyz_outbox_kind(const char *kind);
 static ngx_xyz_outbox_t  *ngx_xyz_outbox;
 
 static const char  ngx_xyz_outbox_done_sql[] =
-    "SELECT xyz_outbox_done($1::bigint[], $2::bigint[], $3, $4::interval)";
+    "SELECT xyz_outbox_done($1::bigint[], $2::bigint[], $3, $4::interval, "
+    "$5::bigint[])";
 
 static const char  ngx_xyz_outbox_claim_sql[] =
     "SELECT outbox_id, outbox_kind, body "
@@ -362,22 +364,36 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
 {
     ngx_xyz_outbox_batch_t *b = data;
 
-    u_char            *pp, *fp;
-    ngx_uint_t         i, npub, nfail;
+    u_char            *pp, *fp, *rp;
+    ngx_uint_t         i, npub, nfail, nref;
     ngx_xyz_outbox_t  *relay;
 
     relay = b->relay;
 
     pp = (u_char *) b->published;
     fp = (u_char *) b->failed;
+    rp = (u_char *) b->refused;
     *pp++ = '{';
     *fp++ = '{';
+    *rp++ = '{';
     npub = 0;
     nfail = 0;
+    nref = 0;
+
+    /*
+     * A row that SQS answered for and did not take is refused: its content
+     * is at fault (e.g. characters SQS does not allow), and after
+     * xyz_outbox_max_attempts() refusals it is parked.  A row of a batch
+     * that failed as a whole (SQS down) is only failed and waits.
+     */
 
     for (i = 0; i < b->n; i++) {
         if (rc == NGX_OK && ok[i]) {
             pp = ngx_sprintf(pp, "%s%L", npub++ ? "," : "", b->msg[i]->id);
+
+        } else if (rc == NGX_OK) {
+            rp = ngx_sprintf(rp, "%s%L", nref++ ? "," : "", b->msg[i]->id);
+            nfail++;
 
         } else {
             fp = ngx_sprintf(fp, "%s%L", nfail++ ? "," : "", b->msg[i]->id);
@@ -388,6 +404,8 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
     *pp = '\0';
     *fp++ = '}';
     *fp = '\0';
+    *rp++ = '}';
+    *rp = '\0';
 
     ngx_xyz_metrics_add(rc == NGX_OK ? NGX_XYZ_M_SQS_OK : NGX_XYZ_M_SQS_ERROR,
                         1);
@@ -409,7 +427,8 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
                     sizeof(b->error));
     }
 
-    if (npub) {
+    if (npub || rc == NGX_OK) {
+        /* SQS answered: rows it refused are no reason to stop the others */
         relay->backoff = 0;
         relay->paused_until = 0;
 
@@ -430,9 +449,10 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
     b->values[1] = b->failed;
     b->values[2] = b->error;
     b->values[3] = b->max_delay;
+    b->values[4] = b->refused;
 
     b->query.sql = ngx_xyz_outbox_done_sql;
-    b->query.nparams = 4;
+    b->query.nparams = 5;
     b->query.values = b->values;
     b->query.handler = ngx_xyz_outbox_recorded;
     b->query.data = b;
@@ -461,6 +481,14 @@ ngx_xyz_outbox_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_log_error(NGX_LOG_WARN, relay->log, 0,
                       "xyz: cannot record the outcome of an SQS batch; its "
                       "rows are sent again after their lease");
+
+    } else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
+               && ngx_strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, relay->log, 0,
+                      "xyz: %s outbox row(s) parked: SQS refused them too "
+                      "often (see outbox.parked_at, last_error)",
+                      PQgetvalue(res, 0, 0));
     }
 
     ngx_xyz_outbox_batch_free(b);

@@ -8,6 +8,11 @@
  *   body handler      parse and validate; post the hash to the thread pool
  *   hash done         make the confirmation token; queue one statement
  *   query done        202, the same for a new and a known address
+ *
+ * The statement (xyz_register, sql/008) does the same work for a new and
+ * a known address, keeps the registration on its confirmation token until
+ * the address's owner confirms it, and sends no email within the
+ * address's mail cooldown.
  */
 
 
@@ -25,12 +30,14 @@ typedef struct {
     ngx_xyz_register_input_t   in;
     ngx_xyz_hash_job_t         job;
     ngx_xyz_pg_query_t         query;
-    const char                *values[10];
+    const char                *values[12];
     char                       token[NGX_XYZ_TOKEN_BYTES * 2];
     char                       token_hash[2 + crypto_hash_sha256_BYTES * 2
                                           + 1];
     char                       ttl[NGX_TIME_T_LEN + sizeof(" seconds")];
     char                       lease[NGX_TIME_T_LEN + sizeof(" seconds")];
+    char                       cooldown[NGX_TIME_T_LEN + sizeof(" seconds")];
+    ngx_str_t                 *client;
 } ngx_xyz_register_ctx_t;
 
 
@@ -52,7 +59,8 @@ static ngx_int_t ngx_xyz_register_unavailable(ngx_http_request_t *r,
 
 static const char  ngx_xyz_register_sql[] =
     "SELECT outcome, outbox_id, outbox_kind, body FROM xyz_register($1, $2, "
-    "$3, $4, $5, $6, $7, $8, $9::interval, $10::interval)";
+    "$3, $4, $5, $6, $7, $8, $9::interval, $10::interval, $11, "
+    "$12::interval)";
 
 static ngx_str_t  ngx_xyz_register_accepted = ngx_string(
     "{\"status\":\"accepted\",\"message\":\"Check your inbox: we sent a "
@@ -324,6 +332,16 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ngx_sprintf((u_char *) ctx->lease, "%M milliseconds%Z",
                 ctx->xmcf->outbox.lease);
 
+    /* every email of this path waits out the address's mail cooldown */
+    ngx_sprintf((u_char *) ctx->cooldown, "%T seconds%Z",
+                ctx->xmcf->mail_cooldown);
+
+    ctx->client = ngx_xyz_client_key(r);
+    if (ctx->client == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ctx->values[0] = ctx->in.email;
     ctx->values[1] = ctx->in.email_normalized;
     ctx->values[2] = ctx->in.name;
@@ -334,9 +352,11 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ctx->values[7] = ctx->token_hash;
     ctx->values[8] = ctx->ttl;
     ctx->values[9] = ctx->lease;
+    ctx->values[10] = (char *) ctx->client->data;
+    ctx->values[11] = ctx->cooldown;
 
     ctx->query.sql = ngx_xyz_register_sql;
-    ctx->query.nparams = 10;
+    ctx->query.nparams = 12;
     ctx->query.values = ctx->values;
     ctx->query.lengths = NULL;
     ctx->query.handler = ngx_xyz_register_done;

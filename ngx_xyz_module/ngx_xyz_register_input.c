@@ -202,12 +202,13 @@ ngx_xyz_input_field(const char *key, yajl_val v, size_t password_min,
 
     if (strcmp(key, "name") == 0) {
         ngx_xyz_trim(&s, &len);
-        n = ngx_xyz_utf8_printable_length(s, len);
+        n = ngx_xyz_utf8_name_length(s, len);
 
         if (n < 1 || n > NGX_XYZ_NAME_MAX) {
             return ngx_xyz_input_fail(err, 422, "invalid_field", key,
                                       "name must be 1 to 100 characters "
-                                      "without control characters");
+                                      "without control, direction-changing "
+                                      "or noncharacter code points");
         }
 
         memcpy(in->name, s, len);

@@ -240,3 +240,67 @@ ngx_xyz_utf8_printable_length(const char *s, size_t len)
 
     return n;
 }
+
+
+/*
+ * As ngx_xyz_utf8_printable_length(), and refuses what must not reach a
+ * mail or another system from a name: noncharacters (U+FDD0-U+FDEF and
+ * the last two code points of every plane, U+FFFE, U+FFFF, U+1FFFE, ...;
+ * SQS refuses U+FFFE and U+FFFF in a message) and the bidirectional
+ * embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069),
+ * which make text read in an order other than the stored one.
+ */
+
+long
+ngx_xyz_utf8_name_length(const char *s, size_t len)
+{
+    long                  n;
+    unsigned int          cp, need, i;
+    const unsigned char  *p, *end;
+
+    n = ngx_xyz_utf8_printable_length(s, len);
+    if (n < 0) {
+        return -1;
+    }
+
+    /* valid UTF-8 from here on */
+
+    p = (const unsigned char *) s;
+    end = p + len;
+
+    while (p < end) {
+
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        if ((*p & 0xe0) == 0xc0) {
+            cp = *p & 0x1f;
+            need = 1;
+
+        } else if ((*p & 0xf0) == 0xe0) {
+            cp = *p & 0x0f;
+            need = 2;
+
+        } else {
+            cp = *p & 0x07;
+            need = 3;
+        }
+
+        for (i = 1; i <= need; i++) {
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+
+        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe
+            || (cp >= 0x202a && cp <= 0x202e)
+            || (cp >= 0x2066 && cp <= 0x2069))
+        {
+            return -1;
+        }
+
+        p += need + 1;
+    }
+
+    return n;
+}

@@ -32,6 +32,13 @@ int ngx_xyz_email_normalize(const char *in, size_t in_len, char *out,
  */
 long ngx_xyz_utf8_printable_length(const char *s, size_t len);
 
+/*
+ * The same for a name, which also refuses noncharacters (U+FDD0-U+FDEF,
+ * U+nFFFE, U+nFFFF) and bidirectional controls (U+202A-U+202E,
+ * U+2066-U+2069).
+ */
+long ngx_xyz_utf8_name_length(const char *s, size_t len);
+
 /* Removes leading and trailing ASCII white space. */
 void ngx_xyz_trim(const char **s, size_t *len);
 

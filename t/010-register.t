@@ -47,9 +47,13 @@ is(psql("SELECT count(*) FROM users WHERE email_normalized = 'new-$run\@example.
    1, 'a new address makes one user');
 like(psql("SELECT password_hash FROM users WHERE email_normalized = 'new-$run\@example.com'"),
      qr/\A\$argon2id\$v=19\$m=1024,t=1,p=1\$/, 'the password is stored as an Argon2id PHC string');
-is(psql("SELECT name || '|' || locale || '|' || status || '|' || marketing_consent "
+is(psql("SELECT name || '|' || locale || '|' || status "
         . "FROM users WHERE email_normalized = 'new-$run\@example.com'"),
-   'Ana Pérez|en|pending|true', 'name, locale, status and consent stored');
+   'Ana Pérez|en|pending', 'name, locale and status stored');
+is(psql("SELECT t.name || '|' || t.locale || '|' || t.marketing_consent || '|' "
+        . "|| (t.password_hash = u.password_hash) FROM confirmation_tokens t "
+        . "JOIN users u ON u.id = t.user_id WHERE u.email_normalized = 'new-$run\@example.com'"),
+   'Ana Pérez|en|true|true', 'the registration (consent, password) is kept with its token until confirmed');
 is(psql("SELECT count(*) FROM confirmation_tokens t JOIN users u ON u.id = t.user_id "
         . "WHERE u.email_normalized = 'new-$run\@example.com' "
         . "AND octet_length(t.token_hash) = 32 AND t.used_at IS NULL "
@@ -58,7 +62,7 @@ is(psql("SELECT count(*) FROM confirmation_tokens t JOIN users u ON u.id = t.use
 is(psql("SELECT string_agg(kind || ':' || (payload->>'type'), ',' ORDER BY id) FROM outbox "
         . "WHERE payload->>'user_id' = (SELECT id::text FROM users "
         . "WHERE email_normalized = 'new-$run\@example.com')"),
-   'email:confirm,crm:registration', 'a confirmation email and a CRM report in the outbox');
+   'email:confirm', 'a confirmation email in the outbox (the CRM report waits for the confirmation)');
 my $token = psql("SELECT payload->>'token' FROM outbox WHERE payload->>'type' = 'confirm' "
                  . "AND payload->>'email' = 'New-$run\@Example.com'");
 like($token, qr/\A[A-Za-z0-9_-]{43}\z/, 'the emailed token is 256 random bits, base64url');
@@ -70,12 +74,13 @@ is(psql("SELECT count(*) FROM users WHERE email_normalized = 'dup-$run\@example.
 is(psql("SELECT string_agg(kind || ':' || (payload->>'type'), ',' ORDER BY id) FROM outbox "
         . "WHERE payload->>'user_id' = (SELECT id::text FROM users "
         . "WHERE email_normalized = 'dup-$run\@example.com')"),
-   'email:confirm,crm:registration,email:already_registered',
-   'a known address gets an "already registered" email and no CRM report');
+   'email:confirm',
+   'a pending address registered again within the mail cooldown: no second email, no CRM report');
 
 is(psql("SELECT count(*) FROM users WHERE email_normalized LIKE '%-bad-$run\@example.com'"),
    0, 'refused requests store nothing');
-is(psql("SELECT name || '|' || marketing_consent FROM users WHERE email_normalized = 'form-$run\@example.com'"),
+is(psql("SELECT t.name || '|' || t.marketing_consent FROM confirmation_tokens t JOIN users u "
+        . "ON u.id = t.user_id WHERE u.email_normalized = 'form-$run\@example.com'"),
    'Ana Pérez|true', 'the form post stored the decoded name and the ticked consent');
 
 __DATA__

@@ -44,6 +44,14 @@ sub reg {
 
 sub addr { "$_[0]-$::run\@example.com" }
 
+# confirms these tags' accounts, as their links would: the CRM record is
+# written then, not at registration
+sub confirm_now {
+    my $in = join ',', map { "'" . lc(addr($_)) . "'" } @_;
+    XyzTest::psql("UPDATE users SET status = 'confirmed', confirmed_at = now() "
+                  . "WHERE email_normalized IN ($in) AND status = 'pending'");
+}
+
 # the emails sent to these tags, waiting up to $timeout seconds for $n
 sub mails_for {
     my ($n, $timeout, @tags) = @_;
@@ -101,6 +109,7 @@ _EOC_
     xyz_sqs_queue crm $TEST_NGINX_SQS_CRM_QUEUE dlq=$TEST_NGINX_SQS_CRM_DLQ;
     xyz_outbox_lease 2s;
     xyz_outbox_sweep 200ms 1s;
+    xyz_mail_cooldown 1s;
 
     xyz_dispatch email crm;
     xyz_dispatch_lease 10s;
@@ -142,7 +151,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: five registrations and a known address
+=== TEST 1: five registrations, confirmed, and a known address
 --- init
 XyzSqs::sqs_purge($::q{$_}) for qw(email crm email_dlq crm_dlq);
 XyzMail::mail_clear();
@@ -150,11 +159,11 @@ XyzCrm::crm_reset();
 --- request eval
 [ ::reg("e2e1", locale => "en", name => "Ann Lee"), ::reg("e2e2"), ::reg("e2e3"),
   ::reg("e2e4"), ::reg("e2e5", name => "Zoë \"Z\" O'Brien"),
-  ::reg("e2e1", name => "Mallory") ]
+  [ "GET /metr", { value => "ics\n", delay_before => 0.1 } ] ]
 --- more_headers
 Content-Type: application/json
 --- error_code eval
-[(202) x 6]
+[(202) x 5, 200]
 --- wait: 1
 --- no_error_log
 [alert]
@@ -165,6 +174,10 @@ Content-Type: application/json
 === TEST 2: each address got one email with a working confirmation link, and the CRM one record each
 --- init
 my @tags = map { "e2e$_" } 1 .. 5;
+::confirm_now(@tags);
+select undef, undef, undef, 1.1;            # past xyz_mail_cooldown
+Test::More::is(XyzTest::register_now(email => ::addr('e2e1'), name => 'Mallory'), 202,
+               'the known address registered again');
 my @mails = ::mails_for(6, 15, @tags);
 my %by = ();
 push @{ $by{ (XyzMail::mail_to($_))[0] } }, $_ for @mails;
@@ -187,11 +200,10 @@ for my $tag (@tags) {
 }
 my ($en) = grep { $_->{subject} !~ /ya|already/i } @{ $by{ lc ::addr('e2e1') } || [] };
 Test::More::like($en->{subject} // '', qr/confirm/i, 'English for the English registration');
-Test::More::like($en->{text} // '', qr/Ann Lee/, 'the name in the text');
+Test::More::unlike($en->{text} // '', qr/Ann Lee/,
+                   'no name in the confirmation: the registrant chose it');
 my ($es) = @{ $by{ lc ::addr('e2e2') } || [] };
 Test::More::like($es->{subject} // '', qr/[Cc]onfirma/, 'Spanish by default');
-my ($zoe) = @{ $by{ lc ::addr('e2e5') } || [] };
-Test::More::like($zoe->{html} // '', qr/Zo\x{eb}|Zoë|Zo&#/, 'a name with quotes and accents, escaped in HTML');
 my @notice = grep { $_->{subject} =~ /ya|already/i } @{ $by{ lc ::addr('e2e1') } || [] };
 Test::More::is(scalar @notice, 1, 'the known address got one "already registered" notice');
 Test::More::unlike(XyzMail::mail_raw($notice[0]{id} // 0) // '', qr/Mallory/,
@@ -242,6 +254,7 @@ GET /metrics
 --- init
 XyzCrm::crm_fault(mode => '429', count => 3, retry_after => 1);
 Test::More::is(XyzTest::register_now(email => ::addr("ra$_")), 202, "ra$_ accepted") for 1 .. 3;
+::confirm_now(qw(ra1 ra2 ra3));
 my @r = ::records_for(3, 15, qw(ra1 ra2 ra3));
 Test::More::is(scalar @r, 3, 'three records after the 429s');
 Test::More::is(scalar(grep { $_->{upserts} > 1 } @r), 0, 'none twice');
@@ -261,6 +274,7 @@ CRM answered 429, Retry-After 1 s
 --- init
 XyzCrm::crm_fault(mode => '5xx', count => 5, status => 503);
 Test::More::is(XyzTest::register_now(email => ::addr("sx$_")), 202, "sx$_ accepted") for 1 .. 3;
+::confirm_now(qw(sx1 sx2 sx3));
 my @r = ::records_for(3, 20, qw(sx1 sx2 sx3));
 Test::More::is(scalar @r, 3, 'three records after the 5xx burst');
 Test::More::is(scalar(grep { $_->{upserts} > 1 } @r), 0, 'none twice');
@@ -280,6 +294,7 @@ CRM answered 503
 --- init
 XyzCrm::crm_fault(mode => 'hang', count => 1);
 Test::More::is(XyzTest::register_now(email => ::addr("hang1")), 202, 'accepted');
+::confirm_now('hang1');
 my @r = ::records_for(1, 15, 'hang1');
 Test::More::is(scalar @r, 1, 'the record arrived after the hang');
 Test::More::is($r[0]{upserts}, 1, 'once') if @r;
@@ -296,6 +311,7 @@ CRM unreachable
 --- init
 XyzCrm::crm_fault(mode => '4xx', count => 1, status => 422);
 Test::More::is(XyzTest::register_now(email => ::addr("perm1")), 202, 'accepted');
+::confirm_now('perm1');
 my @dead;
 for (1 .. 40) {
     @dead = grep { ref $_->{Body} && ($_->{Body}{email} // '') eq ::addr('perm1') }

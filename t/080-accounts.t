@@ -126,20 +126,22 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: the emailed link confirms once; used, expired and unknown links say so and nothing more
+=== TEST 1: the emailed link's form confirms once; used, expired and unknown links say so and nothing more
 --- init
 Test::More::is(XyzTest::register_now(email => ::addr('conf')), 202, 'registered');
 my $t = ::token_of('conf', 'confirm');
-my ($s, $h) = XyzTest::api('GET', "/confirm?token=$t");
-Test::More::is($s, 303, 'the link redirects');
+my $form = { Origin => 'http://127.0.0.1:' . XyzTest::port(),
+             'Content-Type' => 'application/x-www-form-urlencoded' };
+my ($s, $h) = XyzTest::api('POST', "/confirm?token=$t", 'confirm=1', $form);
+Test::More::is($s, 303, 'the landing page form post redirects');
 Test::More::like($h->{location}, qr{/confirmed\.html\?result=ok$}, 'to the result page: ok');
 Test::More::is(XyzTest::psql("SELECT status FROM users WHERE email_normalized = '" . ::addr('conf') . "'"),
                'confirmed', 'the account is confirmed');
-($s, $h) = XyzTest::api('GET', "/confirm?token=$t");
+($s, $h) = XyzTest::api('POST', "/confirm?token=$t", 'confirm=1', $form);
 Test::More::like($h->{location}, qr{/confirmed\.html\?result=used$}, 'the second use: used');
-($s, $h) = XyzTest::api('GET', "/confirm?token=AAAAbogusAAAAbogusAAAAbogusAAAAbogusAAAAbog");
+($s, $h) = XyzTest::api('POST', "/confirm?token=AAAAbogusAAAAbogusAAAAbogusAAAAbogusAAAAbog", 'confirm=1', $form);
 Test::More::like($h->{location}, qr{/confirmed\.html\?result=invalid$}, 'an unknown token: invalid');
-($s, $h) = XyzTest::api('GET', "/confirm");
+($s, $h) = XyzTest::api('POST', "/confirm", 'confirm=1', $form);
 Test::More::like($h->{location}, qr{/confirmed\.html\?result=invalid$}, 'no token: invalid');
 Test::More::is(XyzTest::register_now(email => ::addr('exp')), 202, 'registered another');
 my $te = ::token_of('exp', 'confirm');
@@ -184,7 +186,7 @@ Content-Type: application/json
 === TEST 3: log in, "me" by cookie and by bearer token, log out
 --- init
 XyzTest::register_now(email => ::addr('ok'), name => 'Ana Pérez', password => 'correct horse battery staple');
-XyzTest::api('GET', '/confirm?token=' . ::token_of('ok', 'confirm'));
+XyzTest::api('POST', '/api/confirm', { token => ::token_of('ok', 'confirm') });
 my ($s, $h, undef, $j) = XyzTest::api('POST', '/api/login',
     { email => uc ::addr('ok'), password => 'correct horse battery staple', token => JSON::PP::true });
 Test::More::is($s, 200, 'logged in');
@@ -216,7 +218,7 @@ GET /api/me
 --- init
 XyzTest::psql("DELETE FROM login_throttle");
 XyzTest::register_now(email => ::addr('thr'), password => 'correct horse battery staple');
-XyzTest::api('GET', '/confirm?token=' . ::token_of('thr', 'confirm'));
+XyzTest::api('POST', '/api/confirm', { token => ::token_of('thr', 'confirm') });
 my @s = map { (XyzTest::api('POST', '/api/login', { email => ::addr('thr'), password => "wrong $_ password" }))[0] } 1 .. 3;
 Test::More::is("@s", '401 401 401', 'three failures');
 my ($s, $h, undef, $j) = XyzTest::api('POST', '/api/login', { email => ::addr('thr'), password => 'correct horse battery staple' });
@@ -304,7 +306,7 @@ Content-Type: application/json
 === TEST 7: password reset: same answer, the new password works, the old one and old sessions do not
 --- init
 XyzTest::register_now(email => ::addr('rp'), password => 'correct horse battery staple');
-XyzTest::api('GET', '/confirm?token=' . ::token_of('rp', 'confirm'));
+XyzTest::api('POST', '/api/confirm', { token => ::token_of('rp', 'confirm') });
 my (undef, $h) = XyzTest::api('POST', '/api/login', { email => ::addr('rp'), password => 'correct horse battery staple' });
 my $old = ::cookie_of($h);
 my ($s1, undef, $b1) = XyzTest::api('POST', '/api/reset', { email => ::addr('rp') });

@@ -43,7 +43,7 @@ my $email = "inst-$::run\@example.com";
 XyzTest::psql("DELETE FROM login_throttle");
 XyzTest::register_now(email => $email, password => 'correct horse battery staple');
 my $t = XyzTest::psql("SELECT payload->>'token' FROM outbox WHERE payload->>'email' = '$email'");
-XyzTest::api('GET', "/confirm?token=$t");
+XyzTest::api('POST', '/confirm', { token => $t });
 my $second = XyzTest::start_instance(relay => 0,
     http_extra => "    xyz_jwt_key k $ENV{TEST_NGINX_JWT_KEY};\n",
     server_extra => "        location = /api/login { xyz_login; }\n");

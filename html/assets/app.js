@@ -173,6 +173,13 @@
     return /[\u0000-\u001f\u007f-\u009f]/.test(s);
   }
 
+  // Names also refuse noncharacters (U+FDD0-U+FDEF, U+nFFFE, U+nFFFF) and
+  // bidirectional controls (U+202A-U+202E, U+2066-U+2069), as the server.
+  function hasNameForbidden(s) {
+    return /[\ufdd0-\ufdef\u202a-\u202e\u2066-\u2069]/.test(s)
+      || Array.from(s).some((c) => (c.codePointAt(0) & 0xfffe) === 0xfffe);
+  }
+
   const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
   const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
   const TOP_LABEL = /^[A-Za-z]([A-Za-z-]*[A-Za-z])?$/;
@@ -212,6 +219,7 @@
         ? { key: input.dataset.required || `err.required.${input.name}` } : null;
     }
     if (hasControl(value)) return { key: 'err.control' };
+    if (input.name === 'name' && hasNameForbidden(value)) return { key: 'err.name' };
     const n = chars(value);
     const min = Number(input.getAttribute('minlength')) || 0;
     const max = Number(input.dataset.maxChars) || 0;
@@ -484,8 +492,13 @@
     let result = params.get('result');
     const token = params.get('token');
     if (!result && token) {
-      // A link straight to this page: confirm from here.
+      // A link straight to this page: confirm only when the visitor says
+      // so (a mail scanner that runs scripts must not confirm).
       dropParam('token');
+      showPanel('ask');
+      await new Promise((resolve) => {
+        document.getElementById('confirm-now').addEventListener('click', resolve, { once: true });
+      });
       showPanel('working');
       const res = await api('POST', '/api/confirm', { token });
       const code = res.data && res.data.error;
@@ -505,6 +518,20 @@
     if (!results.includes(result)) result = 'invalid';
     showPanel(result);
     form.hidden = !(result === 'expired' || result === 'invalid');
+  };
+
+  // The landing page of the emailed link: its form posts back to the
+  // address it was served at (/confirm?token=...), scripts or not.
+  pages.confirm = () => {
+    const form = document.getElementById('confirm');
+    if (!params.get('token')) {
+      form.hidden = true;
+      document.getElementById('confirm-invalid').hidden = false;
+      return;
+    }
+    form.addEventListener('submit', () => {
+      form.querySelector('button[type="submit"]').disabled = true;
+    });
   };
 
   pages.login = () => {

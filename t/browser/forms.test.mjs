@@ -220,7 +220,7 @@ describe('resend forms', { skip: skipReason }, () => {
     await assertText(page.locator('#resend .status'), S.en['resend.done']);
   });
 
-  test('confirmed?token=: confirms through the API, the token leaves the address', async (t) => {
+  test('confirmed?token=: confirms through the API after a click, the token leaves the address', async (t) => {
     const context = await newContext(browser, 'es');
     t.after(() => context.close());
     const page = await context.newPage();
@@ -230,6 +230,10 @@ describe('resend forms', { skip: skipReason }, () => {
       return { status: 200, body: { status: 'confirmed' } };
     });
     await goto(page, '/confirmed.html?token=tok123');
+    await page.locator('[data-panel="ask"]').waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(token, undefined, 'opening the page confirms nothing');
+    await page.click('#confirm-now');
     await page.locator('[data-panel="ok"]').waitFor();
     assert.equal(token, 'tok123');
     const url = new URL(page.url());
@@ -240,8 +244,37 @@ describe('resend forms', { skip: skipReason }, () => {
       await page.unrouteAll();
       await stub(page, '/api/confirm', { status, body: { error: code } });
       await goto(page, '/confirmed.html?token=t');
+      await page.click('#confirm-now');
       await page.locator(`[data-panel="${want}"]`).waitFor();
     }
+  });
+});
+
+describe('confirmation landing page', { skip: skipReason }, () => {
+  test('opening it posts nothing; its button posts the form back to the address it was opened at', async (t) => {
+    const context = await newContext(browser, 'en');
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const posts = [];
+    await page.route('**/confirm.html?token=tok456', (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posts.push(route.request().url());
+      return route.fulfill({ status: 303, headers: { Location: '/confirmed.html?result=ok' } });
+    });
+    await goto(page, '/confirm.html?token=tok456');
+    await page.waitForTimeout(300);
+    assert.equal(posts.length, 0, 'opening the page posts nothing');
+    assert.equal(await page.locator('#confirm button[type="submit"]').textContent(), S.en['confirm.submit']);
+    await page.click('#confirm button[type="submit"]');
+    await page.waitForURL('**/confirmed.html?result=ok');
+    assert.equal(posts.length, 1, 'one post');
+    assert.match(posts[0], /\/confirm\.html\?token=tok456$/, 'to the address of the page, token and all');
+  });
+
+  test('without a token it says the link is incomplete', async (t) => {
+    const page = await open(t, '/confirm.html', 'en');
+    await page.locator('#confirm-invalid').waitFor();
+    assert.equal(await page.locator('#confirm').isVisible(), false);
   });
 });
 

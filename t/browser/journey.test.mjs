@@ -82,12 +82,16 @@ describe('journey', { skip: skipReason || (!MAILDEV_API && 'TEST_NGINX_MAILDEV_A
 
     const confirmUrl = await linkFor(email, /https?:\/\/[^\s"<>]+\/confirm\?token=[A-Za-z0-9_-]+/);
 
+    // the link's landing page confirms nothing until its button is pressed
     await page.goto(confirmUrl);
+    await page.locator('#confirm button[type="submit"]').waitFor();
+    await page.click('#confirm button[type="submit"]');
     await page.waitForURL('**/confirmed.html?result=ok*');
     await page.locator('[data-panel="ok"]').waitFor();
 
     // the same link again: already used
     await page.goto(confirmUrl);
+    await page.click('#confirm button[type="submit"]');
     await page.waitForURL('**/confirmed.html?result=used*');
     await page.goto(`${BASE}/confirmed.html?result=ok`);
 

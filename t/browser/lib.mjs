@@ -38,6 +38,7 @@ export function launch() {
 export const PAGES = [
   { path: '/index.html', title: 'signup.title' },
   { path: '/check-email.html', title: 'check.title' },
+  { path: '/confirm.html?token=abc', title: 'confirm.title' },
   { path: '/confirmed.html?result=ok', title: 'confirmed.title' },
   { path: '/login.html', title: 'login.title' },
   { path: '/account.html', title: 'account.title' },

@@ -101,6 +101,40 @@ test_utf8(void)
     ok(ngx_xyz_utf8_printable_length("\xe6\x97", 2) == -1,
        "truncated sequence refused");
     ok(ngx_xyz_utf8_printable_length("\xff", 1) == -1, "0xFF refused");
+
+    /* names: noncharacters and bidirectional controls */
+    ok(ngx_xyz_utf8_name_length("Zo\xc3\xab", 4) == 3, "name: accents fine");
+    ok(ngx_xyz_utf8_name_length("\xd7\x90\xd7\x91", 4) == 2,
+       "name: Hebrew fine");
+    ok(ngx_xyz_utf8_name_length("\xf0\x9f\x98\x80", 4) == 1,
+       "name: emoji fine");
+    ok(ngx_xyz_utf8_name_length("\xef\xbf\xbd", 3) == 1,
+       "name: U+FFFD fine");
+    ok(ngx_xyz_utf8_name_length("a\xef\xbf\xbe", 4) == -1,
+       "name: U+FFFE refused");
+    ok(ngx_xyz_utf8_name_length("a\xef\xbf\xbf", 4) == -1,
+       "name: U+FFFF refused");
+    ok(ngx_xyz_utf8_name_length("\xef\xb7\x90", 3) == -1,
+       "name: U+FDD0 refused");
+    ok(ngx_xyz_utf8_name_length("\xef\xb7\xaf", 3) == -1,
+       "name: U+FDEF refused");
+    ok(ngx_xyz_utf8_name_length("\xef\xb7\xb0", 3) == 1,
+       "name: U+FDF0 fine");
+    ok(ngx_xyz_utf8_name_length("\xf0\x9f\xbf\xbf", 4) == -1,
+       "name: U+1FFFF refused");
+    ok(ngx_xyz_utf8_name_length("\xf4\x8f\xbf\xbe", 4) == -1,
+       "name: U+10FFFE refused");
+    ok(ngx_xyz_utf8_name_length("\xe2\x80\xae", 3) == -1,
+       "name: U+202E refused");
+    ok(ngx_xyz_utf8_name_length("\xe2\x80\xaa", 3) == -1,
+       "name: U+202A refused");
+    ok(ngx_xyz_utf8_name_length("\xe2\x80\xa9", 3) == 1,
+       "name: U+2029 is not a bidi control here (a separator: allowed)");
+    ok(ngx_xyz_utf8_name_length("\xe2\x81\xa6", 3) == -1,
+       "name: U+2066 refused");
+    ok(ngx_xyz_utf8_name_length("\xe2\x81\xa9", 3) == -1,
+       "name: U+2069 refused");
+    ok(ngx_xyz_utf8_name_length("a\tb", 3) == -1, "name: tab refused");
 }
 
 
@@ -157,6 +191,12 @@ test_parse(void)
     ERR("{\"email\":\"a@b.co\",\"password\":\"correct horse battery\","
         "\"name\":\"A\\nB\"}", 422, "invalid_field", "name",
         "name with a newline");
+    ERR("{\"email\":\"a@b.co\",\"password\":\"correct horse battery\","
+        "\"name\":\"A\\uFFFF\"}", 422, "invalid_field", "name",
+        "name with an escaped U+FFFF");
+    ERR("{\"email\":\"a@b.co\",\"password\":\"correct horse battery\","
+        "\"name\":\"\\u202eA\"}", 422, "invalid_field", "name",
+        "name with an escaped U+202E");
     ERR("{\"email\":\"a@b.co\",\"password\":\"correct horse\\u0000battery\","
         "\"name\":\"A\"}", 422, "invalid_field", NULL, "escaped NUL refused");
     ERR("{\"email\":\"a@b.co\",\"password\":\"correct horse battery\","
