@@ -15,12 +15,13 @@
 #   FUZZ_SECONDS=N     seconds per harness
 #   FUZZ_RUNS=N        stop a harness after N executions instead (libFuzzer -runs)
 #   FUZZ_JOBS=N        parallel fuzzing processes per harness (default 1)
+#   FUZZ_OUT=DIR       binaries, logs, corpora and crashes (default build/fuzz)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC="$REPO/ngx_xyz_module"
 FZ="$REPO/t/fuzz"
-OUT="$REPO/build/fuzz"
+OUT="${FUZZ_OUT:-$REPO/build/fuzz}"
 SECONDS_EACH="${FUZZ_SECONDS:-600}"
 JOBS="${FUZZ_JOBS:-1}"
 CC="${FUZZ_CC:-clang}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env perl
 # The short form of `make fuzz`: every libFuzzer harness of t/fuzz/ built
 # with ASan and UBSan and run for a few seconds (XYZ_FUZZ_SECONDS, default
-# 3) from the committed seeds.  A crash, a leak or a sanitizer report fails
+# 3) from the committed seeds, in build/fuzz-short/ (apart from make fuzz).  A crash, a leak or a sanitizer report fails
 # the harness's test.  Skipped when clang's fuzzer runtime is missing.
 
 use strict;
@@ -23,7 +23,7 @@ closedir $dh;
 ok(@names >= 9, 'the harnesses are there');
 
 for my $name (@names) {
-    my $out = `FUZZ_SECONDS=$secs '$root/scripts/fuzz.sh' $name 2>&1`;
+    my $out = `FUZZ_OUT='$root/build/fuzz-short' FUZZ_SECONDS=$secs '$root/scripts/fuzz.sh' $name 2>&1`;
     my $rc = $? >> 8;
     is($rc, 0, "fuzz_$name runs $secs s without a crash")
         or diag($out);
