@@ -1,8 +1,9 @@
 #!/usr/bin/env perl
 # The short form of `make fuzz`: every libFuzzer harness of t/fuzz/ built
 # with ASan and UBSan and run for a few seconds (XYZ_FUZZ_SECONDS, default
-# 3) from the committed seeds, in build/fuzz-short/ (apart from make fuzz).  A crash, a leak or a sanitizer report fails
-# the harness's test.  Skipped when clang's fuzzer runtime is missing.
+# 3) from the committed seeds, in build/fuzz-short/ (apart from make fuzz's
+# files).  A crash, a leak or a sanitizer report fails the harness's test.
+# Skipped when clang's fuzzer runtime is missing.
 
 use strict;
 use warnings;
