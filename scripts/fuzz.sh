@@ -110,7 +110,7 @@ for name in "${names[@]}"; do
         status=1
         continue
     fi
-    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$OUT/$name.log" \
+    grep -a -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$OUT/$name.log" \
         | tail -3 | sed "s/^/    fuzz_$name: /"
 done
 exit "$status"
