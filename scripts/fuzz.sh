@@ -28,7 +28,7 @@ CC="${FUZZ_CC:-clang}"
 
 # harness name -> the module's sources it needs
 declare -A SOURCES=(
-    [register]="ngx_xyz_validate.c ngx_xyz_register_input.c"
+    [register]="ngx_xyz_json.c ngx_xyz_validate.c ngx_xyz_register_input.c"
     [jwt]="ngx_xyz_json.c ngx_xyz_jwt.c"
     [cookie_origin]="ngx_xyz_cookie.c ngx_xyz_csrf.c"
     [sqs]="ngx_xyz_json.c ngx_xyz_sqs_json.c ngx_xyz_sqs_consume.c"

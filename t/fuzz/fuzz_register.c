@@ -2,12 +2,14 @@
  * Copyright (C) the XYZ sign-up authors
  *
  * The registration body: as JSON, and as the sign-up page's form post
- * turned into JSON; the email normaliser and the UTF-8 check on their own.
+ * turned into JSON; the email normaliser, the UTF-8 checks, and the scan
+ * every account body (login, reset, resend, confirm) gets for "\u0000".
  */
 
 #include "fuzz.h"
 #include <ngx_xyz_register_input.h>
 #include <ngx_xyz_validate.h>
+#include <ngx_xyz_json.h>
 
 
 int
@@ -15,6 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                        n;
     char                      *s, *json, out[NGX_XYZ_EMAIL_MAX + 1];
+    char                       field[64];
     size_t                     len;
     const char                *start;
     ngx_xyz_input_error_t      err;
@@ -50,6 +53,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     (void) ngx_xyz_utf8_printable_length(s, size);
+    (void) ngx_xyz_utf8_name_length(s, size);
+
+    if (ngx_xyz_json_find_nul(s, size, field, sizeof(field)) == 1
+        && memchr(field, '\0', sizeof(field)) == NULL)
+    {
+        abort();
+    }
 
     free(json);
     free(s);
