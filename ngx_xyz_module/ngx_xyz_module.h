@@ -174,6 +174,10 @@ ngx_xyz_jwt_claims_t *ngx_xyz_auth_claims(ngx_http_request_t *r);
 ngx_uint_t ngx_xyz_password_common(ngx_xyz_main_conf_t *xmcf,
     const char *password, size_t len);
 
+/* ngx_xyz_ready.c */
+
+char *ngx_xyz_ready(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_xyz_register.c */
 
 char *ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
