@@ -7,6 +7,7 @@
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
+#   make image      build the container image with podman (scripts/image.sh)
 #   make deps       install missing Debian (and npm) packages
 #   make migrate    apply sql/ migrations to the local `xyz` database
 #   make pg-start   start the private PostgreSQL cluster
@@ -16,7 +17,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: image fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -48,6 +49,10 @@ screenshots:
 
 deps:
 	scripts/deps.sh
+
+image:
+	scripts/deps.sh
+	scripts/image.sh
 
 clean:
 	rm -rf build
