@@ -158,7 +158,7 @@ function substitute(text) {
 }
 
 function dump(objs) {
-    const text = objs.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n');
+    const text = objs.map((o) => YAML.stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
     return process.env.ENV === '1' ? substitute(text) : text;
 }
 

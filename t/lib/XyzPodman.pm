@@ -7,7 +7,10 @@ package XyzPodman;
 #
 #   podman_skip_reason()   undef when podman + runc can run containers
 #                          here, else why not (the suite skips with it)
-#   podman(@args)          runs podman --runtime runc @args; returns output
+#   podman(@args)          runs podman --runtime runc @args; returns its
+#                          output (stdout and stderr), and the exit code
+#                          in list context
+#   podman_ok(@args)       the same, dying when podman fails
 #   image_build()          scripts/image.sh; returns the image name
 #   free_port()            a free TCP port on 127.0.0.1
 #   wait_http($url, $status, $secs)  polls until GET $url answers $status
@@ -23,6 +26,7 @@ use Exporter 'import';
 use HTTP::Tiny ();
 use IO::Socket::INET ();
 use JSON::PP ();
+use POSIX ();
 use Time::HiRes ();
 use XyzMail;
 
@@ -64,7 +68,12 @@ sub podman_skip_reason {
 sub podman {
     my @args = @_;
     local $ENV{CONTAINERS_CONF} = podman_conf();
-    open my $fh, '-|', @PODMAN, @args or die "podman: $!";
+    # stderr too: the output is shown when a test fails
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT or die $!;
+        exec @PODMAN, @args or POSIX::_exit(127);
+    }
     local $/;
     my $out = <$fh> // '';
     close $fh;
