@@ -183,4 +183,10 @@ for (1 .. 300) {
 is(scalar @crm, $crm_n, "the CRM has all $crm_n records of the backlog");
 is(scalar(grep { ($_->{upserts} // 1) > 1 } @crm), 0, 'and none twice');
 
+# --- any stop is graceful: SIGTERM (what Kubernetes sends) too
+podman_ok('kill', '--signal', 'TERM', $w);
+my ($wcode) = podman('wait', $w);
+is($wcode, 0, 'web: SIGTERM becomes a graceful stop (exit code 0)') or diag logs($w);
+like(logs($w), qr/gracefully shutting down/, 'web: nginx shut down gracefully');
+
 done_testing();
