@@ -104,6 +104,42 @@ unlike($ps, qr/^root\s/m, 'web: no process of the container runs as root') or di
          '--cpus 1: one hashing thread, a queue sized from it');
 }
 
+# cgroup v2 (cpu.max) and v1 (cfs quota and period) files, and no quota:
+# the entrypoint's reading, on files made here (XYZ_CGROUP_ROOT)
+{
+    my %cases = (
+        'v2 quota 1.5 CPUs' => [ { 'cpu.max' => "150000 100000\n" }, 2 ],
+        'v2 no quota' => [ { 'cpu.max' => "max 100000\n" }, 'nproc' ],
+        'v1 quota 0.5 CPU' => [ { 'cpu/cpu.cfs_quota_us' => "50000\n",
+                                  'cpu/cpu.cfs_period_us' => "100000\n" }, 1 ],
+        'v1 no quota' => [ { 'cpu/cpu.cfs_quota_us' => "-1\n",
+                             'cpu/cpu.cfs_period_us' => "100000\n" }, 'nproc' ],
+    );
+    my $nproc = podman('run', '--rm', '--ulimit', 'nofile=1024:1024',
+                       '--ulimit', 'nproc=1024:1024', '--entrypoint', 'nproc', $image);
+    for my $name (sort keys %cases) {
+        my ($files, $want) = @{ $cases{$name} };
+        $want = $nproc if $want eq 'nproc' || $want > $nproc;   # at most nproc
+        my $cg = File::Temp->newdir("/tmp/xyz-t090-cg-XXXXXX");
+        chmod 0755, "$cg";
+        for my $f (keys %$files) {
+            mkdir "$cg/cpu";
+            chmod 0755, "$cg/cpu";
+            open my $fh, '>', "$cg/$f" or die $!;
+            print $fh $files->{$f};
+            close $fh;
+            chmod 0644, "$cg/$f";
+        }
+        my ($out) = podman('run', '--rm', '--network', 'host',
+            '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096',
+            '-v', "$secrets:/run/secrets/xyz:ro", '-v', "$cg:/fakecg:ro",
+            (map { ('-e', "$_=$common{$_}") } sort keys %common),
+            '-e', 'XYZ_ROLE=web', '-e', 'XYZ_CGROUP_ROOT=/fakecg', $image, 'render');
+        like($out, qr/^worker_processes $want;/m, "cgroup $name: $want worker(s)")
+            or diag $out;
+    }
+}
+
 # --- the dispatcher role
 my %disp = (%common, XYZ_ROLE => 'dispatcher', XYZ_PORT => $disp_port);
 my $d = start('dispatcher', $disp_port, %disp);
