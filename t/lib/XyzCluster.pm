@@ -161,7 +161,8 @@ sub run_cluster {
     close $cf;
     $lb_pid = fork // die;
     if (!$lb_pid) {
-        exec '/usr/sbin/nginx', '-p', "$lb_prefix/", '-c', "$lb_prefix/nginx.conf", '-e', "$lb_prefix/logs/error.log";
+        { exec '/usr/sbin/nginx', '-p', "$lb_prefix/", '-c', "$lb_prefix/nginx.conf",
+               '-e', "$lb_prefix/logs/error.log" };
         POSIX::_exit(127);
     }
     wait_http("$lb/healthz", 200, 10) or die "the load balancer does not answer\n";

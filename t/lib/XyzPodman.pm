@@ -54,6 +54,15 @@ sub podman_conf {
     return $f;
 }
 
+# Test::More's diag in a suite, plain stderr elsewhere (bench/cluster.pl)
+sub _diag {
+    if (defined &Test::More::diag) {
+        Test::More::diag(@_);
+    } else {
+        print STDERR map { "# $_\n" } @_;
+    }
+}
+
 sub podman_skip_reason {
     for my $tool (qw(podman runc debootstrap)) {
         return "$tool is not installed (scripts/deps.sh installs it as root)"
@@ -91,7 +100,7 @@ sub image_build {
     my $t0 = Time::HiRes::time();
     system("$root/scripts/image.sh") == 0 or die "scripts/image.sh failed\n";
     my $secs = Time::HiRes::time() - $t0;
-    Test::More::diag(sprintf "image %s built in %.0f s, %.1f MB", $IMAGE,
+    _diag(sprintf "image %s built in %.0f s, %.1f MB", $IMAGE,
         $secs, podman('image', 'inspect', '--format', '{{.Size}}', $IMAGE) / 1e6);
     return $IMAGE;
 }
@@ -112,7 +121,7 @@ sub wait_http {
         return 1 if $res->{status} == $want;
         Time::HiRes::sleep(0.2);
     }
-    Test::More::diag("$url: last answer $res->{status} $res->{content}") if $res;
+    _diag("$url: last answer $res->{status} $res->{content}") if $res;
     return 0;
 }
 
