@@ -5,8 +5,10 @@
 #   make test       run the test suites against a fresh database
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
+#   make bench-cluster  the image as 3 web + 2 dispatcher instances, one killed mid-run
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
+#   make image      build the container image with podman (scripts/image.sh)
 #   make deps       install missing Debian (and npm) packages
 #   make migrate    apply sql/ migrations to the local `xyz` database
 #   make pg-start   start the private PostgreSQL cluster
@@ -16,7 +18,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: bench-cluster image fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -38,6 +40,9 @@ bench-sqs:
 bench-crm:
 	scripts/bench-crm.sh
 
+bench-cluster:
+	scripts/bench-cluster.sh
+
 fuzz:
 	scripts/deps.sh
 	scripts/fuzz.sh
@@ -48,6 +53,10 @@ screenshots:
 
 deps:
 	scripts/deps.sh
+
+image:
+	scripts/deps.sh
+	scripts/image.sh
 
 clean:
 	rm -rf build

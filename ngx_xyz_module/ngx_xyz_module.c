@@ -501,6 +501,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       0,
       NULL },
 
+    { ngx_string("xyz_ready"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_xyz_ready,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("xyz_register"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_xyz_register,

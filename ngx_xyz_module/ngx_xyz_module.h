@@ -191,6 +191,10 @@ ngx_int_t ngx_xyz_session_init_process(ngx_cycle_t *cycle,
     ngx_xyz_main_conf_t *xmcf);
 void ngx_xyz_session_exit_process(void);
 
+/* ngx_xyz_ready.c */
+
+char *ngx_xyz_ready(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_xyz_register.c */
 
 char *ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -23,6 +23,11 @@ PACKAGES=(
     chromium fonts-dejavu-core
     # the libFuzzer harnesses (t/002-fuzz.t, `make fuzz`)
     clang libclang-rt-14-dev
+    # the container image (`make image`, t/090-container.t, t/091-kube.t):
+    # podman with runc (crun fails on cgroup v1 hybrid hosts), and
+    # debootstrap for the base image (there is no registry to pull from);
+    # catatonit for the pods of `podman kube play` (t/091-kube.t)
+    podman runc debootstrap catatonit
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
