@@ -225,6 +225,7 @@ Test::More::is(scalar(grep { $_->{upserts} != 1 } @r), 0, 'each once');
 --- timeout: 40
 --- error_log
 CRM unreachable
+still in work after half its lease; renewing the leases
 --- no_error_log
 exited on signal
 
