@@ -303,11 +303,13 @@ static ngx_int_t
 ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
 {
     int                  len;
+    char                *url;
     u_char              *body;
     ngx_uint_t           max;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
+    url = (char *) c->xmcf->sqs.queue[c->kind].url.data;
     max = ngx_min(b->max - b->n, NGX_XYZ_SQS_RECEIVE_MAX);
 
     body = ngx_pnalloc(b->pool, 1024);
@@ -315,9 +317,7 @@ ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
         return NGX_ERROR;
     }
 
-    len = ngx_xyz_sqs_receive_json((char *) body, 1024,
-                                   (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                                   (int) max, wait,
+    len = ngx_xyz_sqs_receive_json((char *) body, 1024, url, (int) max, wait,
                                    (int) (c->xmcf->dispatch.lease / 1000));
     if (len < 0) {
         return NGX_DECLINED;

@@ -91,6 +91,7 @@ add_block_preprocessor(sub {
 select undef, undef, undef, 1.5;
 XyzSqs::sqs_purge($::q{$_}) for qw(crm crm_dlq);
 XyzCrm::crm_reset();
+XyzCrm::crm_reject(undef);
 XyzTest::psql("DELETE FROM rate_limits");
 _EOI_
 
@@ -140,6 +141,7 @@ _EOC_
 END {
     if ($ENV{TEST_NGINX_CRM_URL}) {
         XyzCrm::crm_fault(mode => 'none');
+        XyzCrm::crm_reject(undef);
         XyzTest::psql("DELETE FROM rate_limits");
     }
 }
@@ -202,7 +204,41 @@ exited on signal
 
 
 
-=== TEST 3: a batch held past the lease (a CRM that hangs) keeps its messages hidden, and sends them once
+=== TEST 3: a batch of 30 gathered across receives answered 207: each contact by its own result, only the two refused dead-lettered
+--- init
+XyzCrm::crm_reject('^mbad', '207');
+my @tags = map { $_ % 15 == 7 ? "mbad$_" : "mok$_" } 1 .. 30;
+my @ids = map { $::ids + 1500 + $_ } 1 .. 30;
+::send_crm(map { [ $tags[$_], $ids[$_] ] } 0 .. 29);
+my @good = grep { /^mok/ } @tags;
+my @r = ::records_for(28, 15, @good);
+Test::More::is(scalar @r, 28, 'the 28 good contacts are in the CRM');
+select undef, undef, undef, 1;
+@r = ::records_for(28, 0, @good);
+Test::More::is(scalar(grep { $_->{upserts} != 1 } @r), 0, 'each written once');
+my @calls = ::batch_calls();
+my ($max) = sort { $b <=> $a } map { $_->[1] } @calls;
+Test::More::ok($max > 10, "in requests of more than one receive (the largest: $max)");
+my @dead;
+for (1 .. 20) {
+    push @dead, XyzSqs::sqs_receive_all($::q{crm_dlq}, wait => 0, empty => 1, timeout => 2);
+    last if @dead >= 2;
+    select undef, undef, undef, 0.25;
+}
+Test::More::is(join(',', sort map { ref $_->{Body} ? $_->{Body}{email} : '?' } @dead),
+               join(',', sort map { ::addr($_) } qw(mbad7 mbad22)),
+               'only the two refused contacts are in the dead-letter queue');
+Test::More::is(XyzTest::psql("SELECT string_agg(state || ':' || count, ',' ORDER BY state) FROM "
+                             . "(SELECT state, count(*) FROM deliveries WHERE outbox_id BETWEEN "
+                             . ($::ids + 1501) . " AND " . ($::ids + 1530) . " GROUP BY state) s"),
+               'dead:2,sent:28', 'the deliveries as recorded');
+--- timeout: 10
+--- no_error_log
+exited on signal
+
+
+
+=== TEST 4: a batch held past the lease (a CRM that hangs) keeps its messages hidden, and sends them once
 --- lease: 10s
 --- crm_timeout: 15s
 --- init
@@ -231,7 +267,7 @@ exited on signal
 
 
 
-=== TEST 4: xyz_crm_batch with a size above HubSpot's 100
+=== TEST 5: xyz_crm_batch with a size above HubSpot's 100
 --- http_config
     xyz_crm_batch size=101 linger=200ms;
 --- must_die
@@ -240,7 +276,7 @@ invalid "size=101" in "xyz_crm_batch"; give the contacts in one request, from 1 
 
 
 
-=== TEST 5: xyz_crm_batch with a linger that is not a time, or too long for the lease
+=== TEST 6: xyz_crm_batch with a linger that is not a time, or too long for the lease
 --- http_config
     xyz_crm_batch size=50 linger=soon;
 --- must_die
@@ -249,7 +285,7 @@ invalid "linger=soon" in "xyz_crm_batch"; give how long a batch waits for more r
 
 
 
-=== TEST 6: xyz_crm_batch without HubSpot's batch mode
+=== TEST 7: xyz_crm_batch without HubSpot's batch mode
 --- http_config
     xyz_pg_dsn "$TEST_NGINX_PG_DSN";
     xyz_sqs_endpoint $TEST_NGINX_SQS_ENDPOINT;
