@@ -24,6 +24,7 @@ BEGIN {
 plan 'no_plan';
 
 our $run = run_id();
+our $delay = 0;
 our $ids = (time() % 1000000) * 1000 + 500000000000;   # outbox ids of this run
 our %q = (crm => $ENV{TEST_NGINX_SQS_CRM_QUEUE},
           crm_dlq => $ENV{TEST_NGINX_SQS_CRM_DLQ});
@@ -36,7 +37,7 @@ check_accum_error_log();
 sub addr { "$_[0]-$::run\@example.com" }
 
 # CRM messages as the relay writes them, [tag, outbox id] each, ten to a
-# SendMessageBatch
+# SendMessageBatch; $::delay seconds (DelaySeconds) before they are visible
 sub send_crm {
     my @m = @_;
     while (my @chunk = splice @m, 0, 10) {
@@ -47,6 +48,7 @@ sub send_crm {
                         marketing_consent => JSON::PP::true(), outbox_id => $id);
             { Id => 'm' . $i++,
               MessageBody => JSON::PP->new->canonical->encode(\%body),
+              $::delay ? (DelaySeconds => $::delay) : (),
               MessageAttributes => { outbox_id => {
                   DataType => 'Number', StringValue => "$id" } } }
         } @chunk;
@@ -154,8 +156,15 @@ __DATA__
 --- init
 my $n = 300;
 my @tags = map { "bk$_" } 1 .. $n;
-my $t0 = Time::HiRes::time();
-::send_crm(map { [ $tags[$_ - 1], $::ids + $_ ] } 1 .. $n);
+# a backlog: all of it turns visible together, 2 s after it is sent; the
+# drain is timed from the first moment any of it is visible
+my $t0 = Time::HiRes::time() + 2;
+{
+    local $::delay = 2;
+    ::send_crm(map { [ $tags[$_ - 1], $::ids + $_ ] } 1 .. $n);
+}
+Test::More::diag(sprintf('the backlog was sent in %.2f s',
+                         Time::HiRes::time() - $t0 + 2));
 my @r = ::records_for($n, 60, @tags);
 Test::More::is(scalar @r, $n, 'every record reached the CRM');
 Test::More::is(scalar(grep { $_->{upserts} != 1 } @r), 0, 'each written once');
