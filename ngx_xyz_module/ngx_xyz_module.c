@@ -1416,6 +1416,19 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     /* HubSpot's batch upsert takes 100 inputs: a backlog goes 100 a call */
     ngx_conf_init_uint_value(dc->crm_batch, 100);
     ngx_conf_init_msec_value(dc->crm_linger, 200);
+
+    /* a batch's claims begin as its messages arrive, all in the queue */
+
+    if ((dc->queues & (1 << NGX_XYZ_QUEUE_CRM))
+        && dc->crm_mode == NGX_XYZ_CRM_HUBSPOT
+        && dc->crm_batch > xmcf->pg.queue_size)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"xyz_crm_batch size=%ui\" is above "
+                           "\"xyz_pg_queue_size %ui\": the claims the "
+                           "queue refuses come back after their lease",
+                           dc->crm_batch, xmcf->pg.queue_size);
+    }
     ngx_conf_init_msec_value(dc->crm_timeout, 10000);
     ngx_conf_init_uint_value(dc->breaker_failures, 5);
     ngx_conf_init_msec_value(dc->breaker_open, 30000);
