@@ -33,10 +33,13 @@
  */
 #define NGX_XYZ_RETRY_AFTER_MAX  3600
 
+/* HubSpot's message for one contact of a 207, as much as is kept */
+#define NGX_XYZ_CRM_REASON_LEN   160
+
 
 typedef struct {
-    ngx_xyz_job_t           *jobs[NGX_XYZ_SQS_BATCH_MAX];
-    ngx_xyz_crm_contact_t    contacts[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_job_t          **jobs;               /* up to xyz_crm_batch */
+    ngx_xyz_crm_contact_t   *contacts;
     ngx_uint_t               n;
     ngx_uint_t               batch;              /* HubSpot batch mode */
 } ngx_xyz_crm_call_t;
@@ -83,6 +86,13 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         goto failed;
     }
 
+    call->jobs = ngx_pcalloc(h->pool, n * sizeof(ngx_xyz_job_t *));
+    call->contacts = ngx_pcalloc(h->pool, n * sizeof(ngx_xyz_crm_contact_t));
+    if (call->jobs == NULL || call->contacts == NULL) {
+        call = NULL;
+        goto failed;
+    }
+
     contacts = call->contacts;
     call->batch = (dc->crm_mode == NGX_XYZ_CRM_HUBSPOT);
 
@@ -107,8 +117,11 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         }
 
         call->jobs[k++] = jobs[i];
-        /* a template may quote any field many times, each escaped */
-        size += dc->crm_body.len + 6 * 20 * jobs[i]->msg->body_len + 512;
+
+        if (dc->crm_mode != NGX_XYZ_CRM_HUBSPOT) {
+            /* a template may quote any field many times, each escaped */
+            size += dc->crm_body.len + 6 * 20 * jobs[i]->msg->body_len + 512;
+        }
     }
 
     call->n = k;
@@ -116,6 +129,11 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     if (k == 0) {
         ngx_xyz_http_destroy(h);
         return;
+    }
+
+    if (dc->crm_mode == NGX_XYZ_CRM_HUBSPOT) {
+        /* fixed fields, each escaped: a hundred contacts stay small */
+        size += ngx_xyz_crm_hubspot_batch_len(contacts, k);
     }
 
     body = ngx_pnalloc(h->pool, size);
@@ -186,7 +204,8 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     h->body.data = (u_char *) body;
     h->body.len = len;
     h->timeout = dc->crm_timeout;
-    h->response_max = 64 * 1024;
+    /* a 207 answer repeats each of up to a hundred contacts */
+    h->response_max = call->batch ? 1024 * 1024 : 64 * 1024;
     h->handler = ngx_xyz_crm_done;
     h->data = call;
 
@@ -302,18 +321,28 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
 static void
 ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h)
 {
-    int             state[NGX_XYZ_SQS_BATCH_MAX];
-    u_char         *p;
-    ngx_uint_t      i, nsent, nalone;
-    ngx_xyz_job_t  *sent[NGX_XYZ_SQS_BATCH_MAX];
-    ngx_xyz_job_t  *alone[NGX_XYZ_SQS_BATCH_MAX];
-    u_char          reason[NGX_XYZ_SQS_BATCH_MAX][160];
-    u_char          detail[256];
+    int             *state;
+    u_char          *p, *reasons, *reason;
+    ngx_uint_t       i, nsent, nalone;
+    ngx_xyz_job_t  **sent, **alone;
+    u_char           detail[256];
+
+    state = ngx_palloc(h->pool, call->n * sizeof(int));
+    sent = ngx_palloc(h->pool, call->n * sizeof(ngx_xyz_job_t *));
+    alone = ngx_palloc(h->pool, call->n * sizeof(ngx_xyz_job_t *));
+    reasons = ngx_palloc(h->pool, call->n * NGX_XYZ_CRM_REASON_LEN);
+
+    if (state == NULL || sent == NULL || alone == NULL || reasons == NULL) {
+        /* each alone cannot be worse than a retry of them all */
+        ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
+                          "out of memory");
+        return;
+    }
 
     if (ngx_xyz_crm_hubspot_multi((char *) h->response.data,
                                   h->response.len, call->contacts, call->n,
-                                  state, (char *) reason[0],
-                                  sizeof(reason[0]))
+                                  state, (char *) reasons,
+                                  NGX_XYZ_CRM_REASON_LEN)
         != 0)
     {
         /* unreadable: what was written is written again, harmlessly */
@@ -343,7 +372,9 @@ ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h)
             break;
 
         case NGX_XYZ_CRM_REFUSED:
-            for (p = reason[i]; *p; p++) {
+            reason = reasons + i * NGX_XYZ_CRM_REASON_LEN;
+
+            for (p = reason; *p; p++) {
                 if (*p < 0x20 || *p == 0x7f) {
                     *p = ' ';
                 }
@@ -351,7 +382,7 @@ ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h)
 
             ngx_snprintf(detail, sizeof(detail) - 1,
                          "CRM answered 207, refusing the contact: %s%Z",
-                         reason[i][0] ? (char *) reason[i] : "no reason");
+                         reason[0] ? (char *) reason : "no reason");
             ngx_xyz_job_done(call->jobs[i], NGX_XYZ_DEAD, 0,
                              (char *) detail);
             break;

@@ -4,7 +4,9 @@
  *
  * The dispatcher: in every worker of an nginx whose configuration names
  * queues with "xyz_dispatch", one consumer per queue long-polls SQS and
- * works through what it receives, a batch of up to ten at a time:
+ * works through what it receives, a batch of up to ten at a time (in
+ * HubSpot's batch mode, up to xyz_crm_batch records gathered from several
+ * receives within a short linger, sent as one request):
  *
  *   begin    xyz_delivery_begin() claims the outbox id; a message whose id
  *            was already sent is only deleted, one another dispatcher holds
@@ -25,7 +27,10 @@
  *            policy moves a message there by itself.
  *
  * While a batch is in work a timer that is not cancelable keeps the
- * worker alive on reload, so a batch finishes rather than half ends.
+ * worker alive on reload, so a batch finishes rather than half ends.  A
+ * batch held for half its lease (a rate limit, a slow CRM) renews the
+ * leases of its messages, so that no other dispatcher takes them
+ * meanwhile.
  *
  * A batch's pool goes in a posted event, never where its end is decided:
  * the end can come from deep inside a loop over the batch's jobs (a
@@ -58,20 +63,28 @@ typedef struct {
 struct ngx_xyz_batch_s {
     ngx_pool_t              *pool;
     ngx_xyz_consumer_t      *consumer;
-    ngx_xyz_sqs_received_t   msgs[NGX_XYZ_SQS_BATCH_MAX];
-    ngx_xyz_job_t            jobs[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_sqs_received_t  *msgs;
+    ngx_xyz_job_t           *jobs;
+    ngx_uint_t               max;                /* messages it may hold */
     ngx_uint_t               n;
     ngx_uint_t               begun;
     ngx_uint_t               finished;
     ngx_uint_t               calls;              /* clean-up calls and
                                                     queries under way */
+    ngx_uint_t               renewing;           /* lease renewals under
+                                                    way */
+    ngx_msec_t               deadline;           /* the linger's end */
     ngx_event_t              guard;
+    ngx_event_t              gather;             /* the next receive */
+    ngx_event_t              renew;              /* keeps the leases */
     ngx_event_t              end;                /* posted: free the pool */
     unsigned                 ending:1;
     unsigned                 grouped:1;
+    unsigned                 gathering:1;        /* more receives to come */
+    unsigned                 cleaning:1;
 
     /* the CRM batch mode sends the whole batch as one request */
-    ngx_xyz_job_t           *group[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_xyz_job_t          **group;
     ngx_uint_t               ngroup;
     ngx_xyz_job_t            unit;               /* its reservation */
 };
@@ -84,6 +97,13 @@ typedef struct {
 
 
 static void ngx_xyz_consumer_poll(ngx_event_t *ev);
+static ngx_int_t ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait);
+static void ngx_xyz_batch_gather_next(ngx_xyz_batch_t *b, ngx_uint_t got);
+static void ngx_xyz_batch_gather_handler(ngx_event_t *ev);
+static void ngx_xyz_batch_gathered(ngx_xyz_batch_t *b);
+static void ngx_xyz_batch_renew_handler(ngx_event_t *ev);
+static void ngx_xyz_batch_renewed(void *data, ngx_int_t rc,
+    ngx_str_t *response, const char *error);
 static void ngx_xyz_consumer_received(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
 static void ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay);
@@ -202,19 +222,25 @@ ngx_xyz_dispatch_exit_process(void)
 static void
 ngx_xyz_consumer_poll(ngx_event_t *ev)
 {
-    int                  len;
-    u_char              *body;
-    ngx_int_t            rc;
-    ngx_pool_t          *pool;
-    ngx_xyz_batch_t     *b;
-    ngx_pool_cleanup_t  *cln;
-    ngx_xyz_consumer_t  *c;
+    ngx_int_t                 rc;
+    ngx_uint_t                max;
+    ngx_pool_t               *pool;
+    ngx_xyz_batch_t          *b;
+    ngx_pool_cleanup_t       *cln;
+    ngx_xyz_consumer_t       *c;
+    ngx_xyz_dispatch_conf_t  *dc;
 
     c = ev->data;
+    dc = &c->xmcf->dispatch;
 
     if (ngx_exiting || ngx_quit || ngx_terminate || c->batch) {
         return;
     }
+
+    /* HubSpot's batch upsert takes more than one receive can give */
+
+    max = (c->kind == NGX_XYZ_QUEUE_CRM && dc->crm_mode == NGX_XYZ_CRM_HUBSPOT)
+          ? ngx_max(dc->crm_batch, 1) : NGX_XYZ_SQS_BATCH_MAX;
 
     pool = ngx_create_pool(16384, c->log);
     if (pool == NULL) {
@@ -223,10 +249,19 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     }
 
     b = ngx_pcalloc(pool, sizeof(ngx_xyz_batch_t));
-    body = ngx_pnalloc(pool, 1024);
     cln = ngx_pool_cleanup_add(pool, 0);
 
-    if (b == NULL || body == NULL || cln == NULL) {
+    if (b == NULL || cln == NULL) {
+        ngx_destroy_pool(pool);
+        ngx_xyz_consumer_again(c, 1000);
+        return;
+    }
+
+    b->msgs = ngx_pcalloc(pool, max * sizeof(ngx_xyz_sqs_received_t));
+    b->jobs = ngx_pcalloc(pool, max * sizeof(ngx_xyz_job_t));
+    b->group = ngx_pcalloc(pool, max * sizeof(ngx_xyz_job_t *));
+
+    if (b->msgs == NULL || b->jobs == NULL || b->group == NULL) {
         ngx_destroy_pool(pool);
         ngx_xyz_consumer_again(c, 1000);
         return;
@@ -234,6 +269,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     b->pool = pool;
     b->consumer = c;
+    b->max = max;
     cln->handler = ngx_xyz_batch_free;
     cln->data = b;
 
@@ -241,20 +277,15 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     b->guard.data = b;
     b->guard.log = c->log;
 
-    len = ngx_xyz_sqs_receive_json((char *) body, 1024,
-                                   (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                                   NGX_XYZ_SQS_BATCH_MAX,
-                                   (int) c->xmcf->dispatch.poll,
-                                   (int) (c->xmcf->dispatch.lease / 1000));
-    if (len < 0) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, 1000);
-        return;
-    }
+    b->gather.handler = ngx_xyz_batch_gather_handler;
+    b->gather.data = b;
+    b->gather.log = c->log;
 
-    rc = ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
-                          (c->xmcf->dispatch.poll + 10) * 1000, NULL,
-                          ngx_xyz_consumer_received, b, c->log);
+    b->renew.handler = ngx_xyz_batch_renew_handler;
+    b->renew.data = b;
+    b->renew.log = c->log;
+
+    rc = ngx_xyz_batch_receive(b, (int) dc->poll);
 
     if (rc != NGX_OK) {
         ngx_destroy_pool(pool);
@@ -263,6 +294,38 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     }
 
     c->batch = b;
+}
+
+
+/* a ReceiveMessage for as many as the batch still takes, ten at most */
+
+static ngx_int_t
+ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
+{
+    int                  len;
+    char                *url;
+    u_char              *body;
+    ngx_uint_t           max;
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+    url = (char *) c->xmcf->sqs.queue[c->kind].url.data;
+    max = ngx_min(b->max - b->n, NGX_XYZ_SQS_RECEIVE_MAX);
+
+    body = ngx_pnalloc(b->pool, 1024);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_xyz_sqs_receive_json((char *) body, 1024, url, (int) max, wait,
+                                   (int) (c->xmcf->dispatch.lease / 1000));
+    if (len < 0) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
+                            (wait + 10) * 1000, NULL,
+                            ngx_xyz_consumer_received, b, c->log);
 }
 
 
@@ -276,11 +339,21 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     char                *arena;
     ngx_uint_t           level;
     size_t               size;
-    ngx_uint_t           i;
+    ngx_uint_t           i, first;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
+
+    if (rc != NGX_OK && b->n) {
+        /* what was gathered goes as it is */
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "xyz: receiving more from the %s queue failed: %s; "
+                      "sending the %ui messages gathered",
+                      ngx_xyz_kind_name[c->kind], error, b->n);
+        ngx_xyz_batch_gathered(b);
+        return;
+    }
 
     if (rc != NGX_OK) {
         c->backoff = c->backoff ? ngx_min(c->backoff * 2, 30000) : 500;
@@ -303,32 +376,56 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     size = response->len + 4096;
     arena = ngx_pnalloc(b->pool, size);
 
-    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data, b->msgs,
-                                           NGX_XYZ_SQS_BATCH_MAX, arena, size)
+    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data,
+                                           &b->msgs[b->n],
+                                           ngx_min(b->max - b->n,
+                                                   NGX_XYZ_SQS_RECEIVE_MAX),
+                                           arena, size)
               : -1;
 
-    if (n <= 0) {
+    if (n < 0) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "xyz: an answer to ReceiveMessage SQS should not "
+                      "give");
+    }
+
+    if (n <= 0 && b->n) {
         if (n < 0) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "xyz: an answer to ReceiveMessage SQS should not "
-                          "give");
+            ngx_xyz_batch_gathered(b);
+
+        } else {
+            ngx_xyz_batch_gather_next(b, 0);
         }
 
+        return;
+    }
+
+    if (n <= 0) {
         c->batch = NULL;
         ngx_destroy_pool(b->pool);
         ngx_xyz_consumer_again(c, n < 0 ? 1000 : 0);
         return;
     }
 
-    b->n = n;
+    first = b->n;
+    b->n += n;
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
                    "xyz dispatch: %d messages from the %s queue", n,
                    ngx_xyz_kind_name[c->kind]);
 
-    ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+    if (first == 0) {
+        ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+        ngx_add_timer(&b->renew, c->xmcf->dispatch.lease / 2);
 
-    for (i = 0; i < b->n; i++) {
+        if (b->max > NGX_XYZ_SQS_RECEIVE_MAX) {
+            /* the linger counts from the first message */
+            b->gathering = 1;
+            b->deadline = ngx_current_msec + c->xmcf->dispatch.crm_linger;
+        }
+    }
+
+    for (i = first; i < b->n; i++) {
         job = &b->jobs[i];
         job->batch = b;
         job->msg = &b->msgs[i];
@@ -370,10 +467,174 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         }
     }
 
+    if (b->gathering) {
+        ngx_xyz_batch_gather_next(b, n);
+        return;
+    }
+
     /* every job began (or failed to) without a query answered */
 
     if (ngx_xyz_hubspot(b) && b->begun == b->n) {
         ngx_xyz_group_send(b);
+    }
+}
+
+
+/*
+ * Gathering: a full answer is followed by the next receive at once, a
+ * partial or empty one after a pause, until the batch is full or the
+ * linger is over.  The claims of what was received begin meanwhile.
+ */
+
+static void
+ngx_xyz_batch_gather_next(ngx_xyz_batch_t *b, ngx_uint_t got)
+{
+    ngx_msec_t      left, pause;
+    ngx_msec_int_t  d;
+
+    d = (ngx_msec_int_t) (b->deadline - ngx_current_msec);
+
+    if (b->n >= b->max || d <= 0 || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
+        ngx_xyz_batch_gathered(b);
+        return;
+    }
+
+    left = (ngx_msec_t) d;
+
+    if (got > 0) {
+        ngx_xyz_batch_gather_handler(&b->gather);
+        return;
+    }
+
+    pause = ngx_max(b->consumer->xmcf->dispatch.crm_linger / 4, 10);
+
+    ngx_add_timer(&b->gather, ngx_min(pause, left));
+}
+
+
+static void
+ngx_xyz_batch_gather_handler(ngx_event_t *ev)
+{
+    ngx_xyz_batch_t *b = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate
+        || ngx_xyz_batch_receive(b, 0) != NGX_OK)
+    {
+        ngx_xyz_batch_gathered(b);
+    }
+}
+
+
+static void
+ngx_xyz_batch_gathered(ngx_xyz_batch_t *b)
+{
+    if (!b->gathering) {
+        return;
+    }
+
+    b->gathering = 0;
+
+    if (b->gather.timer_set) {
+        ngx_del_timer(&b->gather);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
+                   "xyz dispatch: gathered %ui messages", b->n);
+
+    if (b->finished == b->n) {
+        ngx_xyz_batch_cleanup(b);
+        return;
+    }
+
+    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
+        ngx_xyz_group_send(b);
+    }
+}
+
+
+/*
+ * Half the lease is gone and the batch is still in work (a reservation
+ * far off, a CRM slow to answer): every message is hidden for another
+ * lease, so that no dispatcher receives it meanwhile.
+ */
+
+static void
+ngx_xyz_batch_renew_handler(ngx_event_t *ev)
+{
+    ngx_xyz_batch_t *b = ev->data;
+
+    int                  len;
+    u_char              *body;
+    size_t               size;
+    ngx_uint_t           i, k, n;
+    const char          *handles[NGX_XYZ_SQS_RECEIVE_MAX];
+    ngx_xyz_consumer_t  *c;
+
+    c = b->consumer;
+
+    if (b->cleaning || b->ending) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "xyz: a %s batch of %ui messages is still in work after "
+                  "half its lease; renewing the leases",
+                  ngx_xyz_kind_name[c->kind], b->n);
+
+    for (i = 0; i < b->n; i += n) {
+        n = ngx_min(b->n - i, NGX_XYZ_SQS_RECEIVE_MAX);
+        size = 256 + 6 * c->xmcf->sqs.queue[c->kind].url.len;
+
+        for (k = 0; k < n; k++) {
+            handles[k] = b->msgs[i + k].receipt_handle;
+            size += 96 + 6 * ngx_strlen(handles[k]);
+        }
+
+        body = ngx_pnalloc(b->pool, size);
+
+        len = body ? ngx_xyz_sqs_visibility_batch_json((char *) body, size,
+                         (char *) c->xmcf->sqs.queue[c->kind].url.data,
+                         handles, n, (int) (c->xmcf->dispatch.lease / 1000))
+                   : -1;
+
+        if (len > 0
+            && ngx_xyz_sqs_call(&c->xmcf->sqs, "ChangeMessageVisibilityBatch",
+                                body, len, 0, NULL, ngx_xyz_batch_renewed, b,
+                                c->log)
+               == NGX_OK)
+        {
+            b->renewing++;
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "xyz: cannot renew the leases of %ui messages of "
+                          "the %s queue", n, ngx_xyz_kind_name[c->kind]);
+        }
+    }
+
+    ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+    ngx_add_timer(&b->renew, c->xmcf->dispatch.lease / 2);
+}
+
+
+static void
+ngx_xyz_batch_renewed(void *data, ngx_int_t rc, ngx_str_t *response,
+    const char *error)
+{
+    ngx_xyz_batch_t *b = data;
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
+                      "xyz: renewing leases failed: %s; those messages may "
+                      "come back before the batch ends", error);
+    }
+
+    /* the batch's end waited for this answer: it may go now */
+
+    if (--b->renewing == 0 && b->ending) {
+        ngx_post_event(&b->end, &ngx_posted_events);
     }
 }
 
@@ -435,7 +696,7 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_xyz_job_reserve(job);
     }
 
-    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
+    if (ngx_xyz_hubspot(b) && b->begun == b->n && !b->gathering) {
         ngx_xyz_group_send(b);
     }
 }
@@ -766,7 +1027,9 @@ ngx_xyz_job_finish(ngx_xyz_job_t *job)
 
     job->recorded = 1;
 
-    if (++b->finished == b->n) {
+    /* a batch still gathering cleans up once the gathering is over */
+
+    if (++b->finished == b->n && !b->gathering) {
         ngx_xyz_batch_cleanup(b);
     }
 }
@@ -786,6 +1049,14 @@ ngx_xyz_batch_cleanup(ngx_xyz_batch_t *b)
 
     c = b->consumer;
     dlq = &c->xmcf->dispatch.dlq[c->kind];
+
+    /* every outcome is known: the leases are not renewed any more */
+
+    b->cleaning = 1;
+
+    if (b->renew.timer_set) {
+        ngx_del_timer(&b->renew);
+    }
 
     fifo = dlq->len > 5
            && ngx_strncmp(dlq->data + dlq->len - 5, ".fifo", 5) == 0;
@@ -957,14 +1228,22 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
     int                  len;
     u_char              *body;
     size_t               size, vsize;
-    ngx_uint_t           i, n;
-    const char          *handles[NGX_XYZ_SQS_BATCH_MAX];
+    ngx_uint_t           i, n, k, chunk;
+    const char         **handles;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
     n = 0;
-    size = 256 + c->xmcf->sqs.queue[c->kind].url.len;
+
+    handles = ngx_palloc(b->pool, b->n * sizeof(const char *));
+    if (handles == NULL) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "xyz: cannot delete the handled messages from the %s "
+                      "queue", ngx_xyz_kind_name[c->kind]);
+        ngx_xyz_batch_end(b);
+        return;
+    }
 
     for (i = 0; i < b->n; i++) {
         job = &b->jobs[i];
@@ -975,7 +1254,6 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
         case NGX_XYZ_DUPLICATE:
         case NGX_XYZ_DEAD:
             handles[n++] = job->msg->receipt_handle;
-            size += 64 + 6 * ngx_strlen(job->msg->receipt_handle);
             break;
 
         case NGX_XYZ_RETRY:
@@ -1002,12 +1280,21 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
         }
     }
 
-    if (n) {
+    /* DeleteMessageBatch takes ten entries a call */
+
+    for (i = 0; i < n; i += chunk) {
+        chunk = ngx_min(n - i, NGX_XYZ_SQS_RECEIVE_MAX);
+        size = 256 + c->xmcf->sqs.queue[c->kind].url.len;
+
+        for (k = 0; k < chunk; k++) {
+            size += 64 + 6 * ngx_strlen(handles[i + k]);
+        }
+
         body = ngx_pnalloc(b->pool, size);
 
         len = body ? ngx_xyz_sqs_delete_batch_json((char *) body, size,
                          (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                         handles, n)
+                         &handles[i], chunk)
                    : -1;
 
         if (len <= 0
@@ -1018,7 +1305,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
             /* the deliveries are recorded: they come back as duplicates */
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
                           "xyz: cannot delete %ui handled messages from "
-                          "the %s queue", n, ngx_xyz_kind_name[c->kind]);
+                          "the %s queue", chunk, ngx_xyz_kind_name[c->kind]);
         }
     }
 
@@ -1077,6 +1364,11 @@ ngx_xyz_batch_end_handler(ngx_event_t *ev)
     ngx_xyz_batch_t *b = ev->data;
 
     ngx_xyz_consumer_t  *c;
+
+    if (b->renewing) {
+        /* a lease renewal's answer is still to come into this batch */
+        return;
+    }
 
     c = b->consumer;
     c->batch = NULL;
@@ -1141,6 +1433,14 @@ ngx_xyz_batch_free(void *data)
 
     if (b->guard.timer_set) {
         ngx_del_timer(&b->guard);
+    }
+
+    if (b->gather.timer_set) {
+        ngx_del_timer(&b->gather);
+    }
+
+    if (b->renew.timer_set) {
+        ngx_del_timer(&b->renew);
     }
 
     if (b->end.posted) {

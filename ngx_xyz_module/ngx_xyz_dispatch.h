@@ -60,6 +60,8 @@ typedef struct {
     ngx_str_t                crm_secret;         /* read from a file */
     ngx_str_t                crm_body;           /* template, may be empty */
     ngx_uint_t               crm_mode;
+    ngx_uint_t               crm_batch;          /* records a request */
+    ngx_msec_t               crm_linger;         /* to gather them */
     ngx_uint_t               crm_rate;
     ngx_msec_t               crm_timeout;
     ngx_uint_t               breaker_failures;

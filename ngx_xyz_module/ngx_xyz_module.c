@@ -41,6 +41,8 @@ static char *ngx_xyz_smtp_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_xyz_crm_batch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name,
@@ -311,6 +313,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_xyz_main_conf_t, dispatch.crm_mode),
       &ngx_xyz_crm_modes },
+
+    { ngx_string("xyz_crm_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_xyz_crm_batch,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("xyz_crm_rate"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
@@ -611,6 +620,8 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->dispatch.smtp_timeout = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.mail_rate = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.crm_mode = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_batch = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_linger = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.crm_rate = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.crm_timeout = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.breaker_failures = NGX_CONF_UNSET_UINT;
@@ -1227,6 +1238,61 @@ ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_xyz_crm_batch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_xyz_main_conf_t *xmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_msec_t   linger;
+
+    if (xmcf->dispatch.crm_batch != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 6 || ngx_strncmp(value[1].data, "size=", 5) != 0
+        || (n = ngx_atoi(value[1].data + 5, value[1].len - 5)) == NGX_ERROR
+        || n < 1 || n > 100)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" in \"xyz_crm_batch\"; give the "
+                           "contacts in one request, from 1 to 100 "
+                           "(HubSpot's limit), e.g. \"size=100\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The linger is far under the shortest lease (10s), and a batch held
+     * longer than half its lease renews it all the same.
+     */
+
+    linger = (ngx_msec_t) NGX_ERROR;
+
+    if (value[2].len > 7 && ngx_strncmp(value[2].data, "linger=", 7) == 0) {
+        s.data = value[2].data + 7;
+        s.len = value[2].len - 7;
+        linger = ngx_parse_time(&s, 0);
+    }
+
+    if (linger == (ngx_msec_t) NGX_ERROR || linger > 5000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" in \"xyz_crm_batch\"; give how "
+                           "long a batch waits for more records, e.g. "
+                           "\"linger=200ms\", at most 5s", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->dispatch.crm_batch = n;
+    xmcf->dispatch.crm_linger = linger;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_xyz_main_conf_t *xmcf = conf;
@@ -1343,6 +1409,33 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     ngx_conf_init_uint_value(dc->mail_rate, 0);
     ngx_conf_init_uint_value(dc->crm_mode, NGX_XYZ_CRM_SINGLE);
     ngx_conf_init_uint_value(dc->crm_rate, 90);
+
+    if (dc->crm_batch != NGX_CONF_UNSET_UINT
+        && dc->crm_mode != NGX_XYZ_CRM_HUBSPOT)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_crm_batch\" needs \"xyz_crm_mode "
+                           "hubspot_batch\": the single mode sends one "
+                           "record a request");
+        return NGX_CONF_ERROR;
+    }
+
+    /* HubSpot's batch upsert takes 100 inputs: a backlog goes 100 a call */
+    ngx_conf_init_uint_value(dc->crm_batch, 100);
+    ngx_conf_init_msec_value(dc->crm_linger, 200);
+
+    /* a batch's claims begin as its messages arrive, all in the queue */
+
+    if ((dc->queues & (1 << NGX_XYZ_QUEUE_CRM))
+        && dc->crm_mode == NGX_XYZ_CRM_HUBSPOT
+        && dc->crm_batch > xmcf->pg.queue_size)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"xyz_crm_batch size=%ui\" is above "
+                           "\"xyz_pg_queue_size %ui\": the claims the "
+                           "queue refuses come back after their lease",
+                           dc->crm_batch, xmcf->pg.queue_size);
+    }
     ngx_conf_init_msec_value(dc->crm_timeout, 10000);
     ngx_conf_init_uint_value(dc->breaker_failures, 5);
     ngx_conf_init_msec_value(dc->breaker_open, 30000);

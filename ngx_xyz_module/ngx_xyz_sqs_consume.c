@@ -277,6 +277,60 @@ ngx_xyz_sqs_delete_batch_result(const char *json, size_t n,
 }
 
 
+/*
+ * ChangeMessageVisibilityBatch: the same timeout for every entry, with Ids
+ * "0".."n-1"; what was not changed comes back at its lease's end, which is
+ * what would have happened without the call.
+ */
+
+int
+ngx_xyz_sqs_visibility_batch_json(char *out, size_t size,
+    const char *queue_url, const char *const *receipt_handles, size_t n,
+    int timeout)
+{
+    int     k;
+    char   *p, *last;
+    size_t  i;
+
+    if (size == 0 || n == 0 || n > NGX_XYZ_SQS_RECEIVE_MAX
+        || timeout < 0 || timeout > NGX_XYZ_SQS_VISIBILITY_MAX)
+    {
+        return -1;
+    }
+
+    p = out;
+    last = out + size - 1;
+
+    p = ngx_xyz_json_raw(p, last, "{\"QueueUrl\":");
+    p = ngx_xyz_json_quote(p, last, queue_url, strlen(queue_url));
+    p = ngx_xyz_json_raw(p, last, ",\"Entries\":[");
+
+    for (i = 0; i < n; i++) {
+        if (p == NULL || last - p < 80 || receipt_handles[i] == NULL) {
+            return -1;
+        }
+
+        k = snprintf(p, last - p, "%s{\"Id\":\"%u\",\"VisibilityTimeout\":%d,"
+                     "\"ReceiptHandle\":", i ? "," : "", (unsigned) i,
+                     timeout);
+        p += k;
+
+        p = ngx_xyz_json_quote(p, last, receipt_handles[i],
+                               strlen(receipt_handles[i]));
+        p = ngx_xyz_json_raw(p, last, "}");
+    }
+
+    p = ngx_xyz_json_raw(p, last, "]}");
+    if (p == NULL) {
+        return -1;
+    }
+
+    *p = '\0';
+
+    return (int) (p - out);
+}
+
+
 int
 ngx_xyz_sqs_visibility_json(char *out, size_t size, const char *queue_url,
     const char *receipt_handle, int timeout)

@@ -80,6 +80,11 @@ int ngx_xyz_sqs_delete_batch_result(const char *json, size_t n,
 int ngx_xyz_sqs_visibility_json(char *out, size_t size,
     const char *queue_url, const char *receipt_handle, int timeout);
 
+/* ChangeMessageVisibilityBatch, 1-10 entries, the same timeout for all */
+int ngx_xyz_sqs_visibility_batch_json(char *out, size_t size,
+    const char *queue_url, const char *const *receipt_handles, size_t n,
+    int timeout);
+
 /*
  * SendMessage with one String message attribute (attr_name NULL: none),
  * to move a message to a dead-letter queue with the reason.  The name

@@ -373,12 +373,49 @@ test_backoff(void)
 }
 
 
+static void
+test_visibility_batch(void)
+{
+    int             n;
+    char            out[2048];
+    yajl_val        v, e, t;
+
+    static const char *const  rh[] = { "rh-0", "rh-\"1\"" };
+    static const char        *p_entries[] = { "Entries", NULL };
+    static const char        *p_timeout[] = { "VisibilityTimeout", NULL };
+
+    n = ngx_xyz_sqs_visibility_batch_json(out, sizeof(out), URL, rh, 2, 60);
+    ok(n > 0, "ChangeMessageVisibilityBatch written");
+
+    v = yajl_tree_parse(out, NULL, 0);
+    e = yajl_tree_get(v, p_entries, yajl_t_array);
+    ok(e && e->u.array.len == 2, "two entries");
+    t = e ? yajl_tree_get(e->u.array.values[1], p_timeout, yajl_t_number)
+          : NULL;
+    ok(t && YAJL_GET_INTEGER(t) == 60
+       && strcmp(get_str(e->u.array.values[1], "Id"), "1") == 0
+       && strcmp(get_str(e->u.array.values[1], "ReceiptHandle"),
+                 "rh-\"1\"") == 0,
+       "each entry: its position, the timeout, the handle escaped");
+    yajl_tree_free(v);
+
+    ok(ngx_xyz_sqs_visibility_batch_json(out, sizeof(out), URL, rh, 11, 60)
+       == -1, "more than ten entries are refused");
+    ok(ngx_xyz_sqs_visibility_batch_json(out, sizeof(out), URL, rh, 2,
+                                         43201) == -1,
+       "a timeout beyond 12 hours is refused");
+    ok(ngx_xyz_sqs_visibility_batch_json(out, 90, URL, rh, 2, 60) == -1,
+       "a short buffer is refused");
+}
+
+
 int
 main(void)
 {
     test_receive_request();
     test_receive_result();
     test_delete();
+    test_visibility_batch();
     test_visibility_send();
     test_backoff();
 
