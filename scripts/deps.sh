@@ -23,6 +23,8 @@ PACKAGES=(
     chromium fonts-dejavu-core
     # the libFuzzer harnesses (t/002-fuzz.t, `make fuzz`)
     clang libclang-rt-14-dev
+    # the plots of `make bench-journey` and `make bench-open`
+    gnuplot-nox
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
