@@ -5,6 +5,8 @@
 #   make test       run the test suites against a fresh database
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
+#   make bench-journey  the whole journey of N users (page, register, email, confirm, log in)
+#   make bench-open     open-loop (fixed arrival rate) registration latency
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
 #   make deps       install missing Debian (and npm) packages
@@ -16,7 +18,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: fuzz bench-sqs all build run test bench bench-crm bench-journey bench-open screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -37,6 +39,12 @@ bench-sqs:
 
 bench-crm:
 	scripts/bench-crm.sh
+
+bench-journey:
+	scripts/bench-journey.sh
+
+bench-open:
+	scripts/bench-open.sh
 
 fuzz:
 	scripts/deps.sh

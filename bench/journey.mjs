@@ -411,7 +411,7 @@ async function main() {
                 + `system ${result.generator_cpu.system_s.toFixed(1)}) = ${(100 * cpuS / wall).toFixed(1)} % of one core, `
                 + `${result.generator_cpu.ms_per_journey.toFixed(2)} ms per journey, SMTP sink included; `
                 + `max RSS ${result.generator_cpu.max_rss_mb.toFixed(0)} MB`);
-    process.exitCode = 0;
+    process.exit(0);
 }
 
 main().catch((e) => { console.error(`journey: ${e.stack || e}`); process.exit(2); });
