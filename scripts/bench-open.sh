@@ -117,7 +117,8 @@ pick_port() {
 
 # json KEY < one JSON line
 json() { perl -MJSON::PP -0777 -e 'my $d = decode_json(<STDIN>); my $v = $d->{$ARGV[0]};
-    print defined $v ? (ref $v ? join(" ", map { "$_:$v->{$_}" } sort keys %$v) : $v) : "", "\n"' "$1"; }
+    print !defined $v ? "" : JSON::PP::is_bool($v) ? ($v ? "true" : "false")
+        : ref $v eq "HASH" ? join(" ", map { "$_:$v->{$_}" } sort keys %$v) : $v, "\n"' "$1"; }
 f0() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 f1() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
 
