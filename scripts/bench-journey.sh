@@ -404,6 +404,11 @@ NON_OK="$(perl -MJSON::PP -0777 -ne '
     printf 'nginx worker RSS: largest %s MB (budget < 64 MB)\n' "$RSS_MAX_MB"
     printf 'machine: %s cores, busy %s%% during the journey; load average before %s, at the end %s, after %s\n' \
         "$CORES" "$BUSY" "$LOAD_BEFORE" "$LOAD_DURING" "$LOAD_AFTER"
+    spread="$(awk -v a="$RAW1" -v b="$RAW2" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%d", (a + b > 0) ? 200 * d / (a + b) : 0 }')"
+    if [ "$spread" -gt 10 ]; then
+        printf 'NOTE: the raw Argon2id runs before and after differ by %s%%: the machine ran at another\n' "$spread"
+        printf '      speed (other work, or the CPU clock); the bound is uncertain by about half as much.\n'
+    fi
     printf 'NOTE: other work on the machine slows the journey and the raw runs alike only if it\n'
     printf '      lasts through both; a load average above %s means a shared machine: no budget claim.\n' "$CORES"
 } > "$RUN/summary.txt.tmp"
@@ -420,16 +425,18 @@ set terminal pngcairo size 1100,640 font "DejaVu Sans,10"
 set output "$PLOT"
 set title "Journey: $USERS users, $CONC at once, think ${THINK} s, Argon2id $ARGON2 (load avg before: $LOAD_BEFORE)"
 set xlabel "seconds since start"
-set ylabel "per second"
-set y2label "p99 of requests completed in the second (ms)"
+set ylabel "per second (log scale; a zero leaves a gap)"
+set y2label "p99 of the requests completed in the second (ms, log scale)"
+set logscale y
+set logscale y2
 set ytics nomirror
 set y2tics
-set key top left
+set key outside bottom center horizontal
 set grid
-plot "$RUN/timeline.dat" using 1:2 with lines lw 2 title "journeys completed", \
-     "" using 1:3 with lines title "2xx/3xx answers", \
-     "" using 1:4 with lines title "503 answers", \
-     "" using 1:7 axes x1y2 with lines dt 2 title "p99 (ms, right axis)"
+plot "$RUN/timeline.dat" using 1:(\$2 > 0 ? \$2 : 1/0) with lines lw 2 lc rgb "#1a56db" title "journeys completed", \
+     "" using 1:(\$3 > 0 ? \$3 : 1/0) with lines lc rgb "#2e7d32" title "2xx/3xx answers", \
+     "" using 1:(\$4 > 0 ? \$4 : 1/0) with lines lw 2 lc rgb "#c62828" title "503 answers", \
+     "" using 1:(\$7 > 0 ? \$7 : 1/0) axes x1y2 with lines dt 2 lc rgb "#ef6c00" title "p99 (ms, right axis)"
 GP
     log "plot: ${PLOT#"$REPO/"}"
 else
