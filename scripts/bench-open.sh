@@ -188,7 +188,7 @@ for h in $HASHES; do
     printf '%s hash (%s): capacity %s/s (closed loop, %s connections, %s s; its p99 %s ms: the queue of the loop)\n' \
         "$h" "$argon2" "$cap" "$c" "$CAP_SECS" "$p99c" >> "$TABLE"
     printf '  %-5s %9s %9s %9s %9s %9s  %-9s %-9s %-16s %s\n' load "rate/s" "sent/s" "goodput" \
-        "p50 ms" "p99 ms" "M/D/1 p50" "M/D/1 p99" "shared M/D/c p99" "answers (lag p99 ms, generator CPU)" >> "$TABLE"
+        "p50 ms" "p99 ms" "M/D/1 p50" "M/D/1 p99" "shared M/D/c p99" "answers (generator: lag p99 ms, p99 ms from the actual send, CPU)" >> "$TABLE"
     sleep 2
 
     for l in $LOADS; do
@@ -208,10 +208,10 @@ for h in $HASHES; do
             mp50="$(f1 "$(json p50_ms <<<"$m")")"; mp99="$(f1 "$(json p99_ms <<<"$m")")"
             ms99="$(f1 "$(json shared_p99_ms <<<"$m")")"
         fi
-        printf '  %-5s %9s %9s %9s %9s %9s  %-9s %-9s %-16s %s (lag %s, CPU %s%%)\n' "$l%" "$rate" \
+        printf '  %-5s %9s %9s %9s %9s %9s  %-9s %-9s %-16s %s (lag p99 %s, p99 from send %s, CPU %s%%)\n' "$l%" "$rate" \
             "$(f1 "$(json achieved_rate < "$o")")" "$(f1 "$(json goodput < "$o")")" \
             "$(f1 "$(json p50_ms < "$o")")" "$(f1 "$(json p99_ms < "$o")")" "$mp50" "$mp99" "$ms99" \
-            "$(json status < "$o")" "$(f1 "$(json lag_p99_ms < "$o")")" \
+            "$(json status < "$o")" "$(f1 "$(json lag_p99_ms < "$o")")" "$(f1 "$(json p99_from_send_ms < "$o")")" \
             "$(f0 "$(awk -v x="$(json generator_cpu_share < "$o")" 'BEGIN { print 100 * x }')")" >> "$TABLE"
         tail -n 1 "$TABLE"
         # let the queue drain before the next rate
