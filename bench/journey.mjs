@@ -106,11 +106,10 @@ function pct(sorted, p) {
 
 // ---- HTTP -----------------------------------------------------------------------
 
-// One keep-alive agent for all users; Node keys its pools by local address too,
-// so each user (its own 127.x.y.z) keeps its own connection.
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1 << 20 });
-
-function request(method, p, { headers = {}, body = null, local } = {}) {
+// Each user has its own keep-alive agent (its own connection, from its own
+// 127.x.y.z), closed when the user leaves: users beyond the concurrency reuse no
+// descriptors of those before them.
+function request(method, p, { headers = {}, body = null, local, agent } = {}) {
     return new Promise((resolve) => {
         const t = performance.now();
         const h = { Host: base.host, ...headers };
@@ -251,6 +250,15 @@ function fail(user, reason) {
 
 async function journey(i) {
     const local = localAddress(i);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+    try {
+        return await walk(i, local, agent);
+    } finally {
+        agent.destroy();
+    }
+}
+
+async function walk(i, local, agentOf) {
     const email = `${opt.tag}-${i}@journey.example.com`;
     let t;
 
@@ -258,13 +266,13 @@ async function journey(i) {
 
     // page and assets
     t = now();
-    const page = await call("page", "GET", "/", { local }, true);
+    const page = await call("page", "GET", "/", { local, agent: agentOf }, true);
     if (page.status !== 200) return fail(i, `page ${page.status}`);
     if (!assets) {
         assets = [...page.body.matchAll(/(?:href|src)="(\/[^"]*\.(?:css|js|svg)[^"]*)"/g)].map((m) => m[1]);
     }
     for (const a of assets) {
-        const r = await call("page", "GET", a, { local }, true);
+        const r = await call("page", "GET", a, { local, agent: agentOf }, true);
         if (r.status !== 200) return fail(i, `asset ${r.status}`);
     }
     steps.page.times.push(now() - t);
@@ -275,7 +283,7 @@ async function journey(i) {
     const body = JSON.stringify({ email, password: opt.password, name: `Journey ${i}`,
                                   locale: "en", marketing_consent: false });
     const reg = await call("register", "POST", "/api/register",
-                           { local, body, headers: { "Content-Type": "application/json" } });
+                           { local, agent: agentOf, body, headers: { "Content-Type": "application/json" } });
     if (reg.status !== 202) return fail(i, `register ${reg.status}`);
     steps.register.times.push(now() - t);
 
@@ -288,9 +296,9 @@ async function journey(i) {
 
     // confirm: the landing page, then its form
     t = now();
-    const land = await call("confirm", "GET", link, { local }, true);
+    const land = await call("confirm", "GET", link, { local, agent: agentOf }, true);
     if (land.status !== 200) return fail(i, `confirm page ${land.status}`);
-    const conf = await call("confirm", "POST", link, { local, body: "confirm=1", headers: {
+    const conf = await call("confirm", "POST", link, { local, agent: agentOf, body: "confirm=1", headers: {
         "Content-Type": "application/x-www-form-urlencoded", Origin: origin } });
     if (conf.status !== 303 || !/result=ok$/.test(conf.headers.location || "")) {
         return fail(i, `confirm ${conf.status} ${conf.headers?.location || ""}`);
@@ -300,7 +308,7 @@ async function journey(i) {
 
     // log in
     t = now();
-    const login = await call("login", "POST", "/api/login", { local,
+    const login = await call("login", "POST", "/api/login", { local, agent: agentOf,
         body: JSON.stringify({ email, password: opt.password }),
         headers: { "Content-Type": "application/json" } });
     if (login.status !== 200) return fail(i, `login ${login.status}`);
@@ -310,7 +318,7 @@ async function journey(i) {
 
     // the account
     t = now();
-    const me = await call("me", "GET", "/api/me", { local, headers: { Cookie: cookie } }, true);
+    const me = await call("me", "GET", "/api/me", { local, agent: agentOf, headers: { Cookie: cookie } }, true);
     if (me.status !== 200) return fail(i, `me ${me.status}`);
     let who = {};
     try { who = JSON.parse(me.body); } catch { /* counted below */ }
@@ -362,7 +370,6 @@ async function main() {
     // late or second emails: wait a little for them
     await sleep(opt.settle * 1000);
     smtp.close();
-    agent.destroy();
 
     const dup = [...mail.perRcpt.values()].filter((n) => n > 1).length;
     const ours = [...mail.perRcpt.keys()].filter((a) => a.startsWith(`${opt.tag}-`)).length;

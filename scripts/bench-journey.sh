@@ -386,8 +386,9 @@ NON_OK="$(perl -MJSON::PP -0777 -ne '
         "$USERS" "$CONC" "$THINK" "$ARGON2" "$WORKERS"
     printf 'wall time:   %s s for %s journeys (%s failed) = %s journeys/s\n' \
         "$(printf '%.1f' "$WALL")" "$DONE" "$FAILED" "$(printf '%.2f' "$(jq_ journeys_per_s)")"
-    printf 'hash bound:  2 x %s users / %s hashes/s raw (before %s, after %s) = %s s;  wall / bound = %s  (budget <= 1.10)\n' \
-        "$USERS" "$RAW" "$RAW1" "$RAW2" "$BOUND" "$RATIO"
+    if [ "$CHEAP" = 1 ]; then budget="the budget of 1.10 is for the production hash"; else budget="budget <= 1.10"; fi
+    printf 'hash bound:  2 x %s users / %s hashes/s raw (before %s, after %s) = %s s;  wall / bound = %s  (%s)\n' \
+        "$USERS" "$RAW" "$RAW1" "$RAW2" "$BOUND" "$RATIO" "$budget"
     printf '             (think time adds about %s s to each journey: 3 pauses of 0.5-1.5 x %s s, and a start within one)\n' \
         "$THINK_FLOOR" "$THINK"
     sed -n '/^step /,/^generator CPU/p' "$RUN/generator.out" 2>/dev/null || true
