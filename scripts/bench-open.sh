@@ -33,6 +33,7 @@
 #   BENCH_OPEN_POOL               open-loop keep-alive connections         [512]
 #   BENCH_OPEN_LOADS              percentages of the capacity     ["50 80 100 150"]
 #   BENCH_OPEN_HASHES             which hashes, in order           ["prod cheap"]
+#   XYZ_BENCH_CHEAP               1: the cheap hash only (BENCH_OPEN_HASHES=cheap)
 #
 # Runtime files: .run/bench-open/ (nginx prefixes, wrk and generator outputs,
 # summary.txt). Everything started here (nginx, wrk, the generator, and the
@@ -52,7 +53,11 @@ CONNS="${BENCH_OPEN_CONNECTIONS:-32}"
 CHEAP_CONNS="${BENCH_OPEN_CHEAP_CONNECTIONS:-100}"
 POOL="${BENCH_OPEN_POOL:-512}"
 LOADS="${BENCH_OPEN_LOADS:-50 80 100 150}"
-HASHES="${BENCH_OPEN_HASHES:-prod cheap}"
+if [ "${XYZ_BENCH_CHEAP:-0}" = 1 ]; then
+    HASHES="${BENCH_OPEN_HASHES:-cheap}"
+else
+    HASHES="${BENCH_OPEN_HASHES:-prod cheap}"
+fi
 CORES="$(nproc)"
 WORKERS="$CORES"
 POOL_THREADS=$(( (CORES + WORKERS - 1) / WORKERS ))
