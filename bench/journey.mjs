@@ -34,12 +34,14 @@
 // DIR/timeline.dat (per second: journeys completed, 2xx, 503, 429, other
 // answers, p99 ms of the requests completed in that second, users on their way)
 // for gnuplot. The generator's own CPU (process.cpuUsage, SMTP sink included) is
-// part of the report.
+// part of the report, with its event loop's delay (p99, max): a generator that
+// cannot keep up, or gets no CPU on a shared machine, shows there.
 
 import http from "node:http";
 import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 
 // ---- options --------------------------------------------------------------------
 
@@ -340,6 +342,8 @@ async function main() {
     if (process.send) process.send({ smtpPort: smtp.address().port });
 
     const cpu0 = process.cpuUsage();
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const start = now();
     let next = 0;
     let lastLog = 0;
@@ -365,6 +369,7 @@ async function main() {
     await Promise.all(Array.from({ length: Math.min(opt.concurrency, opt.users) }, lane));
     const wall = (now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    loopDelay.disable();
     clearInterval(ticker);
 
     // late or second emails: wait a little for them
@@ -397,7 +402,9 @@ async function main() {
                 smtp_sessions: mail.sessions },
         generator_cpu: { user_s: cpu.user / 1e6, system_s: cpu.system / 1e6, total_s: cpuS,
                          share_of_one_core: cpuS / wall, ms_per_journey: journeysDone ? 1000 * cpuS / journeysDone : 0,
-                         max_rss_mb: process.resourceUsage().maxRSS / 1024 },
+                         max_rss_mb: process.resourceUsage().maxRSS / 1024,
+                         event_loop_delay_p99_ms: loopDelay.percentile(99) / 1e6,
+                         event_loop_delay_max_ms: loopDelay.max / 1e6 },
     };
     fs.writeFileSync(path.join(opt.out, "journey.json"), JSON.stringify(result, null, 2) + "\n");
 
@@ -417,7 +424,9 @@ async function main() {
     console.log(`generator CPU: ${cpuS.toFixed(1)} s (user ${result.generator_cpu.user_s.toFixed(1)}, `
                 + `system ${result.generator_cpu.system_s.toFixed(1)}) = ${(100 * cpuS / wall).toFixed(1)} % of one core, `
                 + `${result.generator_cpu.ms_per_journey.toFixed(2)} ms per journey, SMTP sink included; `
-                + `max RSS ${result.generator_cpu.max_rss_mb.toFixed(0)} MB`);
+                + `max RSS ${result.generator_cpu.max_rss_mb.toFixed(0)} MB; event loop delay `
+                + `p99 ${result.generator_cpu.event_loop_delay_p99_ms.toFixed(0)} ms, `
+                + `max ${result.generator_cpu.event_loop_delay_max_ms.toFixed(0)} ms`);
     process.exit(0);
 }
 
