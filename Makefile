@@ -6,6 +6,8 @@
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
 #   make bench-cluster  the image as 3 web + 2 dispatcher instances, one killed mid-run
+#   make bench-journey  the whole journey of N users (page, register, email, confirm, log in)
+#   make bench-open     open-loop (fixed arrival rate) registration latency
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
 #   make image      build the container image with podman (scripts/image.sh)
@@ -18,7 +20,8 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: bench-cluster image fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: all build run test bench bench-sqs bench-crm bench-cluster bench-journey bench-open \
+	fuzz image screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -42,6 +45,12 @@ bench-crm:
 
 bench-cluster:
 	scripts/bench-cluster.sh
+
+bench-journey:
+	scripts/bench-journey.sh
+
+bench-open:
+	scripts/bench-open.sh
 
 fuzz:
 	scripts/deps.sh

@@ -28,6 +28,8 @@ PACKAGES=(
     # debootstrap for the base image (there is no registry to pull from);
     # catatonit for the pods of `podman kube play` (t/091-kube.t)
     podman runc debootstrap catatonit
+    # the plots of `make bench-journey` and `make bench-open`
+    gnuplot-nox
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
