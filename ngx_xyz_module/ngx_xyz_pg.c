@@ -13,6 +13,7 @@
 
 
 #include "ngx_xyz_pg.h"
+#include "ngx_xyz_rate.h"
 
 
 #define NGX_XYZ_PG_FREE         0
@@ -50,6 +51,10 @@ struct ngx_xyz_pg_pool_s {
     ngx_msec_t               backoff;
     ngx_msec_t               retry_at;
     ngx_event_t              failed;
+    ngx_xyz_rate_t           rate;           /* queries done */
+    time_t                   logged;         /* the last "no connection" */
+    ngx_uint_t               expiring;       /* being refused: its wait
+                                                ran out */
     unsigned                 down:1;
 };
 
@@ -315,6 +320,39 @@ ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
     ngx_xyz_pg_dispatch(pool);
 
     return NGX_OK;
+}
+
+
+/*
+ * The Retry-After of a request refused for want of a connection: the
+ * drain time of the wait queue; 0 when nothing waits (no congestion).
+ */
+
+time_t
+ngx_xyz_pg_retry_after(ngx_xyz_pg_pool_t *pool)
+{
+    if (pool == NULL || pool->nwaiting + pool->expiring == 0) {
+        return 0;
+    }
+
+    return ngx_xyz_rate_retry_after(&pool->rate,
+                                    pool->nwaiting + pool->expiring,
+                                    pool->conf->queue_timeout);
+}
+
+
+/* whether the refusal is worth a line in the log: one a second */
+
+ngx_int_t
+ngx_xyz_pg_log_busy(ngx_xyz_pg_pool_t *pool)
+{
+    if (pool->logged == ngx_time()) {
+        return 0;
+    }
+
+    pool->logged = ngx_time();
+
+    return 1;
 }
 
 
@@ -919,6 +957,8 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
 
     ngx_xyz_pg_ready(conn);
 
+    ngx_xyz_rate_count(&conn->pool->rate, ngx_current_msec);
+
     if (q) {
         q->pool = NULL;
         q->conn = NULL;
@@ -1026,15 +1066,28 @@ ngx_xyz_pg_timer_handler(ngx_event_t *ev)
 static void
 ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev)
 {
+    ngx_xyz_pg_pool_t   *pool;
     ngx_xyz_pg_query_t  *q;
 
     q = ev->data;
 
-    ngx_log_error(NGX_LOG_WARN, q->log, 0,
-                  "xyz: no PostgreSQL connection became free in time");
+    /* one line a second: under overload a line per refusal adds to it */
+
+    if (q->pool->logged != ngx_time()) {
+        q->pool->logged = ngx_time();
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "xyz: no PostgreSQL connection became free in time "
+                      "(%ui waiting)", q->pool->nwaiting);
+    }
+
+    pool = q->pool;
 
     ngx_xyz_pg_cancel(q);
+
+    /* still counted while its handler answers, for the Retry-After */
+    pool->expiring++;
     q->handler(q, NGX_ETIMEDOUT, NULL);
+    pool->expiring--;
 }
 
 

@@ -302,6 +302,14 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
 
     sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
 
+    if (ctx->job.busy) {
+        /* its wait in the hash queue ran out */
+        ngx_http_finalize_request(r,
+            ngx_xyz_register_unavailable(r, "too many registrations at once; "
+                                         "try again shortly"));
+        return;
+    }
+
     if (ctx->job.rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "xyz: password hashing failed (out of memory?)");
@@ -369,9 +377,11 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  rc == NGX_BUSY ? "xyz: PostgreSQL wait queue is full"
-                                 : "xyz: PostgreSQL is unavailable");
+    if (rc != NGX_BUSY || ngx_xyz_pg_log_busy(ctx->xmcf->pg_pool)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      rc == NGX_BUSY ? "xyz: PostgreSQL wait queue is full"
+                                     : "xyz: PostgreSQL is unavailable");
+    }
 
     ngx_http_finalize_request(r,
         ngx_xyz_register_unavailable(r, "the service is temporarily "
