@@ -279,3 +279,17 @@ GET /index.html
 [alert]
 [crit]
 xyz: PostgreSQL wait queue is full
+
+
+
+=== TEST 5: nginx -t refuses an xyz_hash_queue it cannot use, saying what to give
+--- http_config
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_queue length=10 wait=0;
+--- config
+    location = /api/register {
+        xyz_register;
+    }
+--- must_die
+--- error_log
+invalid "wait=0" in "xyz_hash_queue"; give length=N
