@@ -17,6 +17,12 @@
  * with an instant 503 that a client which does not back off turns into a
  * storm of refusals eating the CPU the hashing needs.  A waiting client
  * that goes away leaves the queue at once (the read event is watched).
+ *
+ * Every hash is followed by a query.  While the database's wait queue is
+ * backlogged (ngx_xyz_pg_backlogged) no hash is started: a request hashed
+ * then would likely run out of time waiting for a connection, its hash
+ * (and with a cheap hash, most of its cost) spent for a 503.  The pool
+ * posts ngx_xyz_hash_wake when its queue has drained.
  */
 
 
@@ -52,6 +58,7 @@ typedef struct {
     ngx_msec_t                   wait;           /* of the last request */
     ngx_xyz_rate_t               rate;
     time_t                       logged;         /* the last "full" */
+    ngx_event_t                  wake;           /* the database drained */
 } ngx_xyz_hash_queue_t;
 
 
@@ -59,6 +66,7 @@ static ngx_int_t ngx_xyz_hash_start(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_xyz_hash_job_t *job,
     ngx_http_event_handler_pt done);
 static void ngx_xyz_hash_next(void);
+static void ngx_xyz_hash_wake(ngx_event_t *ev);
 static void ngx_xyz_hash_expired(ngx_event_t *ev);
 static void ngx_xyz_hash_wait_cleanup(void *data);
 static void ngx_xyz_hash_thread(void *data, ngx_log_t *log);
@@ -171,6 +179,10 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
 
     if (hq->waiting.next == NULL) {
         ngx_queue_init(&hq->waiting);
+
+        hq->wake.handler = ngx_xyz_hash_wake;
+        hq->wake.log = ngx_cycle->log;
+        ngx_xyz_pg_on_drain(xmcf->pg_pool, &hq->wake);
     }
 
     hq->wait = xmcf->hash_queue_wait;
@@ -178,7 +190,9 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     /* a client that goes away while it waits or hashes is let go of */
     r->read_event_handler = ngx_http_test_reading;
 
-    if (hq->nwaiting == 0 && hq->running < xmcf->hash_tasks) {
+    if (hq->nwaiting == 0 && hq->running < xmcf->hash_tasks
+        && !ngx_xyz_pg_backlogged(xmcf->pg_pool))
+    {
         return ngx_xyz_hash_start(r, tp, job, done);
     }
 
@@ -310,7 +324,9 @@ ngx_xyz_hash_next(void)
 
         xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-        if (hq->running >= xmcf->hash_tasks) {
+        if (hq->running >= xmcf->hash_tasks
+            || ngx_xyz_pg_backlogged(xmcf->pg_pool))
+        {
             return;
         }
 
@@ -337,6 +353,16 @@ ngx_xyz_hash_next(void)
 
         ngx_http_run_posted_requests(c);
     }
+}
+
+
+static void
+ngx_xyz_hash_wake(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "xyz hash: the database queue drained");
+
+    ngx_xyz_hash_next();
 }
 
 

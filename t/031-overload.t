@@ -104,11 +104,12 @@ sub test1 {
     is(scalar(grep { $r->{$_}{status} !~ /^(202|503)\z/ } 1 .. 40), 0,
        'only 202 and 503');
     is($r->{1}{status}, 202, 'the first is served');
-    my @served = grep { $r->{$_}{status} == 202 } 2 .. 31;
+    my @served = grep { $r->{$_}{status} == 202 } 2 .. 40;
     ok(@served >= 1, 'requests that waited are served');
     cmp_ok($r->{$served[-1]}{time}, '>', $r->{1}{time},
            '... late: after the first') if @served;
-    my @late = grep { $r->{$_}{status} == 503 } 2 .. 31;
+    my @late = grep { $r->{$_}{status} == 503 && $r->{$_}{time} >= 1 }
+               1 .. 40;
     ok(@late >= 1, 'requests whose wait ran out are refused');
     is(scalar(grep { $r->{$_}{time} < 4.9 } @late), 0,
        '... when their wait ran out, not before');
@@ -118,8 +119,9 @@ sub test1 {
        join(',', sort { $r->{$a}{end} <=> $r->{$b}{end} } @first),
        'in order: those that came first were served first');
     my @full = grep { $r->{$_}{status} == 503 && $r->{$_}{time} < 1 } 1 .. 40;
-    ok(@full >= 2, 'requests that find the queue full are refused at once');
-    is(scalar(grep { $_ < 32 } @full), 0, '... only when it is full');
+    ok(@full >= 1, 'requests that find the queue full are refused at once');
+    cmp_ok(scalar(@full), '<=', 9,
+           '... only when it is full: 31 fit (one hashing, 30 waiting)');
     refused_ok($r->{$_}, 1, "$_, queue full") for @full;
 }
 
