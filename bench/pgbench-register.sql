@@ -4,7 +4,8 @@
 -- extended-protocol query in its own transaction, without HTTP and without hashing.
 -- The password hash is a fixed PHC string from the cheap hash parameters
 -- (m=64 t=1 p=1), the size the cheap-hash run stores; the outbox lease is the
--- module's default (xyz_outbox_lease 30s).
+-- module's default (xyz_outbox_lease 30s), the client key wrk's address and the
+-- mail cooldown the module's default (xyz_mail_cooldown 60s).
 --
 --   pgbench -n -M extended -D tag=<random> -D i=0 -c N -j T -T SECONDS \
 --           -f bench/pgbench-register.sql "<dsn>"
@@ -23,4 +24,6 @@ SELECT outcome, outbox_id, outbox_kind, body FROM xyz_register(
     't' || :tag || '-' || :client_id || '-' || :i,
     sha256(convert_to('t' || :tag || '-' || :client_id || '-' || :i, 'UTF8')),
     '86400 seconds'::interval,
-    '30000 milliseconds'::interval);
+    '30000 milliseconds'::interval,
+    '127.0.0.1',
+    '60 seconds'::interval);

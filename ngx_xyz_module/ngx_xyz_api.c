@@ -106,6 +106,10 @@ ngx_xyz_api_body(ngx_http_request_t *r)
     xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     ctx = ngx_xyz_ctx_data(r);
 
+    /* a client that goes away while its request waits for a database
+     * connection or a hash is let go of, and leaves the queue */
+    r->read_event_handler = ngx_http_test_reading;
+
     rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
 
     if (rc == NGX_DECLINED) {

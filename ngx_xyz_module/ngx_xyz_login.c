@@ -318,6 +318,20 @@ ngx_xyz_login_checked(ngx_http_request_t *r)
 
     sodium_memzero(ctx->password, ctx->password_len);
 
+    if (ctx->job.busy) {
+        /* its wait in the hash queue ran out: give the attempt back */
+
+        ctx->busy = 1;
+
+        if (ngx_xyz_login_end(ctx, NULL, NULL) != NGX_OK) {
+            ngx_http_finalize_request(r,
+                ngx_xyz_reply_unavailable(r, "too many requests at once; "
+                                             "try again shortly"));
+        }
+
+        return;
+    }
+
     ctx->ok = ctx->known && ctx->job.rc == 0;
 
     if (ngx_xyz_login_end(ctx, ctx->ok ? "true" : "false",
@@ -371,7 +385,8 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (ctx->busy) {
-        /* the thread pool's queue was full: nothing was checked */
+        /* the hash queue was full or the wait ran out: nothing was
+         * checked */
         ngx_http_finalize_request(r,
             ngx_xyz_reply_unavailable(r, "too many requests at once; try "
                                          "again shortly"));

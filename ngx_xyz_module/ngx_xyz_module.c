@@ -132,6 +132,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       0,
       NULL },
 
+    { ngx_string("xyz_hash_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_xyz_hash_queue_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("xyz_argon2id"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_xyz_argon2id,
@@ -592,6 +599,10 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
     xmcf->pg.backoff_min = NGX_CONF_UNSET_MSEC;
     xmcf->pg.backoff_max = NGX_CONF_UNSET_MSEC;
 
+    xmcf->hash_queue_length = NGX_CONF_UNSET_UINT;
+    xmcf->hash_queue_wait = NGX_CONF_UNSET_MSEC;
+    xmcf->hash_tasks = NGX_CONF_UNSET_UINT;
+
     xmcf->argon2_m = NGX_CONF_UNSET_UINT;
     xmcf->argon2_t = NGX_CONF_UNSET_UINT;
     xmcf->password_min = NGX_CONF_UNSET_UINT;
@@ -645,6 +656,14 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(xmcf->pg.queue_timeout, 5000);
     ngx_conf_init_msec_value(xmcf->pg.backoff_min, 200);
     ngx_conf_init_msec_value(xmcf->pg.backoff_max, 10000);
+
+    ngx_conf_init_uint_value(xmcf->hash_queue_length, 1024);
+    ngx_conf_init_msec_value(xmcf->hash_queue_wait, 5000);
+
+    /* enough to keep a pool of as many threads as CPUs busy: more threads
+     * than CPUs do not hash faster */
+    ngx_conf_init_uint_value(xmcf->hash_tasks,
+                             (ngx_uint_t) (2 * ngx_max(ngx_ncpu, 1)));
 
     /* OWASP: Argon2id, 19 MiB, two passes, one lane */
     ngx_conf_init_uint_value(xmcf->argon2_m, 19456);

@@ -37,6 +37,9 @@ typedef struct {
 
     ngx_thread_pool_t       *hash_pool;
     ngx_str_t                hash_pool_name;
+    ngx_uint_t               hash_queue_length;  /* xyz_hash_queue */
+    ngx_msec_t               hash_queue_wait;
+    ngx_uint_t               hash_tasks;
     ngx_uint_t               argon2_m;           /* KiB */
     ngx_uint_t               argon2_t;
     ngx_uint_t               password_min;       /* code points */
@@ -101,6 +104,7 @@ typedef struct {
     char                     hash[128];          /* crypto_pwhash_STRBYTES */
     int                      rc;                 /* 0 on success / match */
     unsigned                 rehashed:1;
+    unsigned                 busy:1;             /* its wait ran out */
 } ngx_xyz_hash_job_t;
 
 
@@ -147,8 +151,11 @@ ngx_xyz_req_ctx_t *ngx_xyz_ctx(ngx_http_request_t *r);
 
 /* ngx_xyz_hash.c */
 
+char *ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     ngx_xyz_hash_job_t *job, ngx_http_event_handler_pt done);
+time_t ngx_xyz_hash_retry_after(void);
 
 /* ngx_xyz_outbox.c */
 

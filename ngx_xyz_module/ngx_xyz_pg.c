@@ -13,6 +13,7 @@
 
 
 #include "ngx_xyz_pg.h"
+#include "ngx_xyz_rate.h"
 
 
 #define NGX_XYZ_PG_FREE         0
@@ -50,7 +51,14 @@ struct ngx_xyz_pg_pool_s {
     ngx_msec_t               backoff;
     ngx_msec_t               retry_at;
     ngx_event_t              failed;
+    ngx_xyz_rate_t           rate;           /* queries done */
+    time_t                   logged;         /* the last "no connection" */
+    ngx_uint_t               expiring;       /* being refused: its wait
+                                                ran out */
+    ngx_event_t             *drain;          /* posted when no longer
+                                                backlogged */
     unsigned                 down:1;
+    unsigned                 backlogged:1;   /* found so, not yet drained */
 };
 
 
@@ -76,6 +84,8 @@ static void ngx_xyz_pg_timer_handler(ngx_event_t *ev);
 static void ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev);
 static void ngx_xyz_pg_failed_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_xyz_pg_in_backoff(ngx_xyz_pg_pool_t *pool);
+static ngx_uint_t ngx_xyz_pg_over(ngx_xyz_pg_pool_t *pool);
+static void ngx_xyz_pg_dequeued(ngx_xyz_pg_pool_t *pool);
 static size_t ngx_xyz_pg_msg(const char *msg, u_char *buf, size_t size);
 static char *ngx_xyz_pg_strdup(ngx_pool_t *pool, const char *s);
 
@@ -262,6 +272,10 @@ ngx_xyz_pg_pool_destroy(ngx_xyz_pg_pool_t *pool)
         ngx_delete_posted_event(&pool->failed);
     }
 
+    if (pool->drain && pool->drain->posted) {
+        ngx_delete_posted_event(pool->drain);
+    }
+
     while (!ngx_queue_empty(&pool->waiting)) {
         qn = ngx_queue_head(&pool->waiting);
         q = ngx_queue_data(qn, ngx_xyz_pg_query_t, queue);
@@ -318,6 +332,94 @@ ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
 }
 
 
+/*
+ * The Retry-After of a request refused for want of a connection: the
+ * drain time of the wait queue; 0 when nothing waits (no congestion).
+ */
+
+time_t
+ngx_xyz_pg_retry_after(ngx_xyz_pg_pool_t *pool)
+{
+    if (pool == NULL || pool->nwaiting + pool->expiring == 0) {
+        return 0;
+    }
+
+    return ngx_xyz_rate_retry_after(&pool->rate,
+                                    pool->nwaiting + pool->expiring,
+                                    pool->conf->queue_timeout);
+}
+
+
+/*
+ * Backlogged: more queries wait than the pool, at the rate it has been
+ * completing them, gets through in half the queue timeout.  A query
+ * queued now would probably run out of time, so work whose end is a query
+ * (a hash: tens of milliseconds, or with a cheap hash most of what a
+ * request costs besides the query) is better held back, in its own wait
+ * queue, than done for nothing.  Unknown while no rate is known.
+ */
+
+ngx_int_t
+ngx_xyz_pg_backlogged(ngx_xyz_pg_pool_t *pool)
+{
+    if (pool == NULL || !ngx_xyz_pg_over(pool)) {
+        return 0;
+    }
+
+    pool->backlogged = 1;
+
+    return 1;
+}
+
+
+/* ev is posted when a backlog someone found has drained */
+
+void
+ngx_xyz_pg_on_drain(ngx_xyz_pg_pool_t *pool, ngx_event_t *ev)
+{
+    pool->drain = ev;
+}
+
+
+static ngx_uint_t
+ngx_xyz_pg_over(ngx_xyz_pg_pool_t *pool)
+{
+    return pool->rate.per_s
+           && pool->nwaiting * 2000
+              >= pool->rate.per_s * pool->conf->queue_timeout;
+}
+
+
+static void
+ngx_xyz_pg_dequeued(ngx_xyz_pg_pool_t *pool)
+{
+    if (!pool->backlogged || ngx_xyz_pg_over(pool)) {
+        return;
+    }
+
+    pool->backlogged = 0;
+
+    if (pool->drain && !pool->drain->posted) {
+        ngx_post_event(pool->drain, &ngx_posted_events);
+    }
+}
+
+
+/* whether the refusal is worth a line in the log: one a second */
+
+ngx_int_t
+ngx_xyz_pg_log_busy(ngx_xyz_pg_pool_t *pool)
+{
+    if (pool->logged == ngx_time()) {
+        return 0;
+    }
+
+    pool->logged = ngx_time();
+
+    return 1;
+}
+
+
 void
 ngx_xyz_pg_cancel(ngx_xyz_pg_query_t *q)
 {
@@ -337,6 +439,8 @@ ngx_xyz_pg_cancel(ngx_xyz_pg_query_t *q)
         if (q->timer.timer_set) {
             ngx_del_timer(&q->timer);
         }
+
+        ngx_xyz_pg_dequeued(q->pool);
     }
 
     q->pool = NULL;
@@ -784,6 +888,8 @@ ngx_xyz_pg_send(ngx_xyz_pg_conn_t *conn, ngx_xyz_pg_query_t *q)
         ngx_del_timer(&q->timer);
     }
 
+    ngx_xyz_pg_dequeued(pool);
+
     q->conn = conn;
     conn->query = q;
 
@@ -919,6 +1025,8 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
 
     ngx_xyz_pg_ready(conn);
 
+    ngx_xyz_rate_count(&conn->pool->rate, ngx_current_msec);
+
     if (q) {
         q->pool = NULL;
         q->conn = NULL;
@@ -1026,15 +1134,28 @@ ngx_xyz_pg_timer_handler(ngx_event_t *ev)
 static void
 ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev)
 {
+    ngx_xyz_pg_pool_t   *pool;
     ngx_xyz_pg_query_t  *q;
 
     q = ev->data;
 
-    ngx_log_error(NGX_LOG_WARN, q->log, 0,
-                  "xyz: no PostgreSQL connection became free in time");
+    /* one line a second: under overload a line per refusal adds to it */
+
+    if (q->pool->logged != ngx_time()) {
+        q->pool->logged = ngx_time();
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "xyz: no PostgreSQL connection became free in time "
+                      "(%ui waiting)", q->pool->nwaiting);
+    }
+
+    pool = q->pool;
 
     ngx_xyz_pg_cancel(q);
+
+    /* still counted while its handler answers, for the Retry-After */
+    pool->expiring++;
     q->handler(q, NGX_ETIMEDOUT, NULL);
+    pool->expiring--;
 }
 
 

@@ -84,6 +84,20 @@ ngx_int_t ngx_xyz_pg_available(ngx_xyz_pg_pool_t *pool);
  */
 ngx_int_t ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q);
 
+/*
+ * Whether so many queries wait that one queued now would likely run out of
+ * time; the event given to ngx_xyz_pg_on_drain() is posted once the queue
+ * has drained below that again.
+ */
+ngx_int_t ngx_xyz_pg_backlogged(ngx_xyz_pg_pool_t *pool);
+void ngx_xyz_pg_on_drain(ngx_xyz_pg_pool_t *pool, ngx_event_t *ev);
+
+/* seconds for Retry-After while queries wait; 0 when none wait */
+time_t ngx_xyz_pg_retry_after(ngx_xyz_pg_pool_t *pool);
+
+/* true at most once a second: for a log line per refusal, rate-limited */
+ngx_int_t ngx_xyz_pg_log_busy(ngx_xyz_pg_pool_t *pool);
+
 /* forgets a queued or running query; its handler will not be called */
 void ngx_xyz_pg_cancel(ngx_xyz_pg_query_t *q);
 

@@ -27,7 +27,17 @@
 typedef struct {
     ngx_http_request_t        *request;
     ngx_xyz_main_conf_t       *xmcf;
-    ngx_xyz_register_input_t   in;
+
+    /* the input, at its own size: a request waiting in an overload holds
+     * it for seconds, and the parser's buffers are sized for the longest */
+    char                      *email;
+    char                      *email_normalized;
+    char                      *name;
+    char                      *password;
+    size_t                     password_len;
+    char                       locale[3];
+    unsigned                   marketing_consent:1;
+
     ngx_xyz_hash_job_t         job;
     ngx_xyz_pg_query_t         query;
     const char                *values[12];
@@ -46,6 +56,8 @@ static void ngx_xyz_register_body(ngx_http_request_t *r);
 static void ngx_xyz_register_hashed(ngx_http_request_t *r);
 static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
+static ngx_int_t ngx_xyz_register_keep(ngx_http_request_t *r,
+    ngx_xyz_register_ctx_t *ctx, ngx_xyz_register_input_t *in);
 static void ngx_xyz_register_cleanup(void *data);
 static ngx_int_t ngx_xyz_register_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_register_redirect(ngx_http_request_t *r,
@@ -162,6 +174,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     ngx_pool_cleanup_t      *cln;
     ngx_xyz_input_error_t    err;
     ngx_xyz_register_ctx_t  *ctx;
+    ngx_xyz_register_input_t in;
 
     xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
@@ -216,19 +229,18 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     if (ngx_xyz_register_input_parse((char *) body.data, body.len,
                                      xmcf->password_min, xmcf->password_max,
-                                     &ctx->in, &err)
+                                     &in, &err)
         != 0)
     {
+        sodium_memzero(in.password, sizeof(in.password));
         ngx_http_finalize_request(r,
             ngx_xyz_register_reject(r, err.status, err.code, err.field,
                                 err.message));
         return;
     }
 
-    if (ngx_xyz_password_common(xmcf, ctx->in.password,
-                                ctx->in.password_len))
-    {
-        sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+    if (ngx_xyz_password_common(xmcf, in.password, in.password_len)) {
+        sodium_memzero(in.password, sizeof(in.password));
         ngx_http_finalize_request(r,
             ngx_xyz_register_reject(r, 422, "common_password", "password",
                                     "this password is too common; choose "
@@ -240,13 +252,22 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+        sodium_memzero(in.password, sizeof(in.password));
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     cln->handler = ngx_xyz_register_cleanup;
     cln->data = ctx;
+
+    rc = ngx_xyz_register_keep(r, ctx, &in);
+
+    sodium_memzero(in.password, sizeof(in.password));
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     if (body.len) {
         sodium_memzero(body.data, body.len);
@@ -266,8 +287,8 @@ ngx_xyz_register_body(ngx_http_request_t *r)
         return;
     }
 
-    ctx->job.password = ctx->in.password;
-    ctx->job.password_len = ctx->in.password_len;
+    ctx->job.password = ctx->password;
+    ctx->job.password_len = ctx->password_len;
     ctx->job.opslimit = xmcf->argon2_t;
     ctx->job.memlimit = xmcf->argon2_m * 1024;
 
@@ -300,7 +321,15 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+    sodium_memzero(ctx->password, ctx->password_len);
+
+    if (ctx->job.busy) {
+        /* its wait in the hash queue ran out */
+        ngx_http_finalize_request(r,
+            ngx_xyz_register_unavailable(r, "too many registrations at once; "
+                                         "try again shortly"));
+        return;
+    }
 
     if (ctx->job.rc != 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -342,12 +371,12 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         return;
     }
 
-    ctx->values[0] = ctx->in.email;
-    ctx->values[1] = ctx->in.email_normalized;
-    ctx->values[2] = ctx->in.name;
-    ctx->values[3] = ctx->in.locale;
+    ctx->values[0] = ctx->email;
+    ctx->values[1] = ctx->email_normalized;
+    ctx->values[2] = ctx->name;
+    ctx->values[3] = ctx->locale;
     ctx->values[4] = ctx->job.hash;
-    ctx->values[5] = ctx->in.marketing_consent ? "true" : "false";
+    ctx->values[5] = ctx->marketing_consent ? "true" : "false";
     ctx->values[6] = ctx->token;
     ctx->values[7] = ctx->token_hash;
     ctx->values[8] = ctx->ttl;
@@ -369,9 +398,11 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  rc == NGX_BUSY ? "xyz: PostgreSQL wait queue is full"
-                                 : "xyz: PostgreSQL is unavailable");
+    if (rc != NGX_BUSY || ngx_xyz_pg_log_busy(ctx->xmcf->pg_pool)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      rc == NGX_BUSY ? "xyz: PostgreSQL wait queue is full"
+                                     : "xyz: PostgreSQL is unavailable");
+    }
 
     ngx_http_finalize_request(r,
         ngx_xyz_register_unavailable(r, "the service is temporarily "
@@ -427,13 +458,60 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 }
 
 
+/* copies the parsed input into the request's pool at its own size */
+
+static ngx_int_t
+ngx_xyz_register_keep(ngx_http_request_t *r, ngx_xyz_register_ctx_t *ctx,
+    ngx_xyz_register_input_t *in)
+{
+    ngx_str_t   s;
+    char      **to[3];
+    char       *from[3];
+    ngx_uint_t  i;
+
+    to[0] = &ctx->email;
+    to[1] = &ctx->email_normalized;
+    to[2] = &ctx->name;
+    from[0] = in->email;
+    from[1] = in->email_normalized;
+    from[2] = in->name;
+
+    for (i = 0; i < 3; i++) {
+        s.data = (u_char *) from[i];
+        s.len = ngx_strlen(from[i]);
+
+        *to[i] = (char *) ngx_xyz_pstrdup0(r->pool, &s);
+        if (*to[i] == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->password = ngx_pnalloc(r->pool, in->password_len + 1);
+    if (ctx->password == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->password, in->password, in->password_len);
+    ctx->password[in->password_len] = '\0';
+    ctx->password_len = in->password_len;
+
+    ngx_memcpy(ctx->locale, in->locale, sizeof(ctx->locale));
+    ctx->marketing_consent = in->marketing_consent ? 1 : 0;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_xyz_register_cleanup(void *data)
 {
     ngx_xyz_register_ctx_t  *ctx = data;
 
     ngx_xyz_pg_cancel(&ctx->query);
-    sodium_memzero(ctx->in.password, sizeof(ctx->in.password));
+
+    if (ctx->password) {
+        sodium_memzero(ctx->password, ctx->password_len);
+    }
 }
 
 

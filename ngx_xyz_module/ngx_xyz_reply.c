@@ -136,10 +136,40 @@ ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * 503.  While requests wait in this worker's queues (an overload, not an
+ * outage) Retry-After is about the time those queues take to drain, with
+ * jitter; otherwise 2 seconds.
+ */
+
 ngx_int_t
 ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
 {
-    if (ngx_xyz_add_header(r, "Retry-After", "2") != NGX_OK) {
+    u_char               *p;
+    time_t                s, pg;
+    ngx_xyz_main_conf_t  *xmcf;
+
+    xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
+
+    s = ngx_xyz_hash_retry_after();
+    pg = ngx_xyz_pg_retry_after(xmcf->pg_pool);
+
+    if (pg > s) {
+        s = pg;
+    }
+
+    if (s == 0) {
+        s = 2;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 1);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(p, "%T%Z", s);
+
+    if (ngx_xyz_add_header(r, "Retry-After", (char *) p) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

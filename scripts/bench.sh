@@ -16,9 +16,14 @@
 #   4. cheap hash (m=64 t=1, to expose everything but the hash): registrations/s
 #      at BENCH_CHEAP_CONNECTIONS, with p50/p99, next to pgbench running the same
 #      statement against PostgreSQL alone (bench/pgbench-register.sql).
+#   5. overload: registrations at BENCH_OVERLOAD_CONNECTIONS connections that never
+#      back off (wrk sends the next request as soon as an answer comes, Retry-After
+#      or not), production and cheap hash; goodput (2xx/s) as a ratio to the rate
+#      of part 2 (production) and part 4 (cheap) of the same run, the counts of
+#      503 and of other statuses, and wrk's socket errors. Budget: >= 0.9.
 #
 # Order of the run: 3 (while the database is idle), 1, 2, 1 again (the baseline is
-# the mean of the two raw runs around the registrations), 4.
+# the mean of the two raw runs around the registrations), 4, 5.
 #
 # Environment (defaults in brackets):
 #   BENCH_DURATION            seconds per measurement                  [15]
@@ -27,7 +32,7 @@
 #   BENCH_POOL_THREADS        threads of the xyz_hash pool in EACH nginx worker
 #                             (nginx gives every worker its own pool)
 #                                              [BENCH_THREADS / workers, rounded up]
-#   BENCH_CONNECTIONS         wrk connections for registrations        [32]
+#   BENCH_CONNECTIONS         wrk connections for registrations        [100]
 #   BENCH_STATIC_CONNECTIONS  wrk connections for the static runs      [10000]
 #   BENCH_STATIC_ROUNDS       static rounds per server, each BENCH_DURATION
 #                             long, taken in turns a b | b a | ..., both
@@ -35,6 +40,9 @@
 #                             number keeps the order balanced             [2]
 #   BENCH_CHEAP               1: run part 4, 0: skip it                [1]
 #   BENCH_CHEAP_CONNECTIONS   wrk connections for the cheap-hash run   [100]
+#   BENCH_OVERLOAD            1: run part 5, 0: skip it                [1]
+#   BENCH_OVERLOAD_CONNECTIONS  wrk connections for part 5 (needs an open files
+#                             limit above it: ulimit -Hn >= 20000)     [10000]
 #   BENCH_RECORD              1: append the summary, the machine and the exact
 #                             command to docs/benchmarks.md             [0]
 #   XYZ_DATABASE_URL          use that database instead of the private cluster
@@ -61,11 +69,13 @@ DURATION="${BENCH_DURATION:-15}"
 THREADS="${BENCH_THREADS:-$CORES}"
 WORKERS="$CORES"
 POOL_THREADS="${BENCH_POOL_THREADS:-}"
-CONNS="${BENCH_CONNECTIONS:-32}"
+CONNS="${BENCH_CONNECTIONS:-100}"
 STATIC_CONNS="${BENCH_STATIC_CONNECTIONS:-10000}"
 ROUNDS="${BENCH_STATIC_ROUNDS:-2}"
 CHEAP="${BENCH_CHEAP:-1}"
 CHEAP_CONNS="${BENCH_CHEAP_CONNECTIONS:-100}"
+OVERLOAD="${BENCH_OVERLOAD:-1}"
+OVER_CONNS="${BENCH_OVERLOAD_CONNECTIONS:-10000}"
 RECORD="${BENCH_RECORD:-0}"
 PG_POOL=16                       # database connections per nginx worker
 PROD_ARGON2="m=19456 t=2 p=1"
@@ -78,7 +88,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 for v in BENCH_DURATION:DURATION BENCH_THREADS:THREADS BENCH_CONNECTIONS:CONNS \
          BENCH_STATIC_CONNECTIONS:STATIC_CONNS BENCH_STATIC_ROUNDS:ROUNDS \
-         BENCH_CHEAP_CONNECTIONS:CHEAP_CONNS; do
+         BENCH_CHEAP_CONNECTIONS:CHEAP_CONNS \
+         BENCH_OVERLOAD_CONNECTIONS:OVER_CONNS; do
     name="${v#*:}"
     value="${!name}"
     [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "${v%%:*} must be a positive integer (got '$value')"
@@ -382,7 +393,8 @@ register_run() {
     RG_RATE="$(per_s "$ok" "$secs")"
     RG_ROWS=$(( $(users_settled) - before ))
     log "$req responses in ${secs}s: $line"
-    [ "$errs" = none ] || log "socket errors: ${errs//_/ }"
+    RG_ERRS="${errs//_/ }"
+    [ "$errs" = none ] || log "socket errors: $RG_ERRS"
     log "=> $RG_RATE registrations/s; users rows added: $RG_ROWS, 202 answers: $RG_202"
     if [ "$(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line")" != 0 ]; then
         warn "some registrations were not accepted; last lines of $prefix/logs/error.log:"
@@ -409,9 +421,11 @@ if [ "$hard_nofile" != unlimited ] && [ "$hard_nofile" -lt "$want_nofile" ]; the
     want_nofile="$hard_nofile"
 fi
 ulimit -Sn "$want_nofile"
-if [ "$(ulimit -Sn)" -lt $(( STATIC_CONNS + 100 )) ]; then
-    warn "open files limit $(ulimit -Sn) is below $STATIC_CONNS connections; wrk will report errors"
-fi
+for n in "$STATIC_CONNS" "$OVER_CONNS"; do
+    if [ "$(ulimit -Sn)" -lt $(( n + 100 )) ]; then
+        warn "open files limit $(ulimit -Sn) is below $n connections; wrk will report errors"
+    fi
+done
 
 step "database"
 if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
@@ -537,12 +551,53 @@ if [ "$CHEAP" = 1 ]; then
     log "=> $PGB_TPS transactions/s (latency average ${PGB_LAT:-?})"
 fi
 
+# ---- 5. overload: many connections that never back off -------------------------------
+# The same registrations with OVER_CONNS connections. The module holds what it
+# cannot serve yet in its wait queues (bench/nginx.conf.in: xyz_hash_queue,
+# xyz_pg_queue_size/timeout) and answers 503 only when a wait runs out; wrk takes
+# no notice of Retry-After. Goodput is the 2xx rate; its ratio to the rate at
+# CONNS (production) or CHEAP_CONNS (cheap) connections of this run shows whether
+# the excess costs the served ones anything.
+
+# From register.lua's line $1: "<503 count> <count of other non-2xx>"
+over_counts() {
+    local n503 non2xx
+    n503="$(sed -n 's/.* status_503=\([0-9]*\).*/\1/p' <<<"$1")"
+    non2xx="$(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$1")"
+    echo "${n503:-0} $(( ${non2xx:-0} - ${n503:-0} ))"
+}
+
+if [ "$OVERLOAD" = 1 ]; then
+    step "5. overload: registrations, Argon2id $PROD_ARGON2, $OVER_CONNS connections, ${DURATION}s"
+    nginx_start "$BENCH/nginx.conf.in" overload "$PROD_ARGON2"
+    register_run "$NGX_PORT" "$OVER_CONNS" "$RUN/wrk-register-overload.txt" "$NGX_PREFIX"
+    OV_RATE="$RG_RATE"; OV_LINE="$RG_LINE"; OV_P50="$RG_P50"; OV_P99="$RG_P99"
+    OV_OTHERS="$OTHERS"; OV_ERRS="$RG_ERRS"
+    read -r OV_503 OV_NON < <(over_counts "$OV_LINE")
+    OV_RSS="$(workers_rss "$NGX_MASTER")"
+    log "=> goodput $OV_RATE /s, ratio $(ratio "$OV_RATE" "$REG_RATE") of $REG_RATE /s at $CONNS connections; worker RSS $OV_RSS"
+    nginx_stop "$NGX_PREFIX"
+
+    if [ "$CHEAP" = 1 ]; then
+        step "5. overload: registrations, Argon2id $CHEAP_ARGON2 (cheap), $OVER_CONNS connections, ${DURATION}s"
+        nginx_start "$BENCH/nginx.conf.in" overload-cheap "$CHEAP_ARGON2"
+        register_run "$NGX_PORT" "$OVER_CONNS" "$RUN/wrk-register-overload-cheap.txt" "$NGX_PREFIX"
+        OVC_RATE="$RG_RATE"; OVC_LINE="$RG_LINE"; OVC_P50="$RG_P50"; OVC_P99="$RG_P99"
+        OVC_OTHERS="$OTHERS"; OVC_ERRS="$RG_ERRS"
+        read -r OVC_503 OVC_NON < <(over_counts "$OVC_LINE")
+        OVC_RSS="$(workers_rss "$NGX_MASTER")"
+        log "=> goodput $OVC_RATE /s, ratio $(ratio "$OVC_RATE" "$CHEAP_RATE") of $CHEAP_RATE /s at $CHEAP_CONNS connections; worker RSS $OVC_RSS"
+        nginx_stop "$NGX_PREFIX"
+    fi
+fi
+
 # ---- summary -------------------------------------------------------------------------
 
 reg_check="$(rows_check "$REG_ROWS" "$REG_202" "$CONNS")"
 cheap_check="$(rows_check "${CHEAP_ROWS:-0}" "${CHEAP_202:-0}" "$CHEAP_CONNS")"
 
 MAX_OTHERS="$(printf '%s\n' "$RAW1_OTHERS" "$RAW2_OTHERS" "$REG_OTHERS" "${CHEAP_OTHERS:-0}" \
+    "${OV_OTHERS:-0}" "${OVC_OTHERS:-0}" \
     "${ST_OTHERS[plain]:-0}" "${ST_OTHERS[module]:-0}" | sort -n | tail -n 1)"
 
 summary="$(
@@ -570,6 +625,18 @@ summary="$(
         printf 'pgbench, same statement (%s cl):  %s tx/s   cheap registrations ratio %s\n' \
             "$PGB_CLIENTS" "$PGB_TPS" "$(ratio "$CHEAP_RATE" "$PGB_TPS")"
     fi
+    if [ "$OVERLOAD" = 1 ]; then
+        printf 'overload (m=19456,t=2, %s conn): goodput %s /s   ratio %s of %s conn (budget >= 0.9)   (p50 %s ms, p99 %s ms of all answers; others %s%%)\n' \
+            "$OVER_CONNS" "$OV_RATE" "$(ratio "$OV_RATE" "$REG_RATE")" "$CONNS" "$OV_P50" "$OV_P99" "$OV_OTHERS"
+        printf '  503: %s, other non-2xx: %s, socket errors: %s; worker RSS after: %s\n' \
+            "$OV_503" "$OV_NON" "${OV_ERRS:-none}" "$OV_RSS"
+        if [ "$CHEAP" = 1 ]; then
+            printf 'overload (m=64,t=1, %s conn):    goodput %s /s   ratio %s of %s conn (budget >= 0.9)   (p50 %s ms, p99 %s ms of all answers; others %s%%)\n' \
+                "$OVER_CONNS" "$OVC_RATE" "$(ratio "$OVC_RATE" "$CHEAP_RATE")" "$CHEAP_CONNS" "$OVC_P50" "$OVC_P99" "$OVC_OTHERS"
+            printf '  503: %s, other non-2xx: %s, socket errors: %s; worker RSS after: %s\n' \
+                "$OVC_503" "$OVC_NON" "${OVC_ERRS:-none}" "$OVC_RSS"
+        fi
+    fi
     if [ "$MAX_OTHERS" -gt 10 ]; then
         printf 'NOTE: other work took up to %s%% of the CPUs during a measurement: its rates are low\n' "$MAX_OTHERS"
         printf '      and the ratios unreliable; run again on a quiet machine\n'
@@ -585,7 +652,7 @@ stamp="$(date -u '+%Y-%m-%d %H:%M UTC')"
 machine="$CORES cores, $MODEL, $(awk '/^MemTotal:/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
 versions="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $(psql -X -At -d "$DSN" -c 'SHOW server_version' | cut -d' ' -f1), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), libsodium $(pkg-config --modversion libsodium 2>/dev/null || echo '?')"
 if [ -n "${MAKELEVEL:-}" ]; then runner="make bench"; else runner="scripts/bench.sh"; fi
-command_line="BENCH_DURATION=$DURATION BENCH_THREADS=$THREADS BENCH_POOL_THREADS=$POOL_THREADS BENCH_CONNECTIONS=$CONNS BENCH_STATIC_CONNECTIONS=$STATIC_CONNS BENCH_STATIC_ROUNDS=$ROUNDS BENCH_CHEAP=$CHEAP BENCH_CHEAP_CONNECTIONS=$CHEAP_CONNS BENCH_RECORD=$RECORD $runner"
+command_line="BENCH_DURATION=$DURATION BENCH_THREADS=$THREADS BENCH_POOL_THREADS=$POOL_THREADS BENCH_CONNECTIONS=$CONNS BENCH_STATIC_CONNECTIONS=$STATIC_CONNS BENCH_STATIC_ROUNDS=$ROUNDS BENCH_CHEAP=$CHEAP BENCH_CHEAP_CONNECTIONS=$CHEAP_CONNS BENCH_OVERLOAD=$OVERLOAD BENCH_OVERLOAD_CONNECTIONS=$OVER_CONNS BENCH_RECORD=$RECORD $runner"
 
 printf '\n==> summary (%s; %s; load average before: %s)\n\n%s\n' \
     "$stamp" "$machine" "$LOAD_BEFORE" "$summary"

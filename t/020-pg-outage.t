@@ -140,8 +140,8 @@ select undef, undef, undef, 0.5;
 Content-Type: application/json
 --- timeout: 1
 --- error_code: 503
---- response_headers
-Retry-After: 2
+--- response_headers_like
+Retry-After: [1-9][0-9]*
 --- response_body_like: "unavailable"
 --- wait: 3
 --- error_log

@@ -31,6 +31,7 @@ __DATA__
     xyz_pg_dsn "$TEST_NGINX_PG_DSN";
     xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=65536 t=4 p=1;
+    xyz_hash_queue wait=60s;
 --- config
     location = /api/register {
         xyz_register;
