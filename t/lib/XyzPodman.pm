@@ -198,11 +198,13 @@ sub journey {
     $r{login} = $res->{status};
     my $sc = $res->{headers}{'set-cookie'} // '';
     $sc = join ',', @$sc if ref $sc;
-    ($r{cookie}) = $sc =~ /xyz_session=([^;]*)/;
+    # __Host-xyz_session: the image's configuration has secure cookies
+    my $name;
+    ($name, $r{cookie}) = $sc =~ /((?:__Host-)?xyz_session)=([^;]*)/;
     return %r unless $r{cookie};
 
     ($res, $json) = http_json('GET', "$base/api/me", undef,
-        { Cookie => "xyz_session=$r{cookie}" });
+        { Cookie => "$name=$r{cookie}" });
     $r{me} = $res->{status} == 200 ? $json : undef;
     return %r;
 }
