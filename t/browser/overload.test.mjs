@@ -157,10 +157,12 @@ async function signupValues(page) {
   };
 }
 
-async function assertInQueue(page, scope, lang = 'es') {
+// `typed`: a form with fields, whose texts say that they are kept.
+async function assertInQueue(page, scope, lang = 'es', typed = true) {
+  const key = typed ? 'queue.wait_form' : 'queue.wait';
   const q = await until('the queue to show', async () => {
     const s = await queueState(page, scope);
-    return s && s.msg === S[lang]['queue.wait'] && s.nextShown ? s : null;
+    return s && s.msg === S[lang][key] && s.nextShown ? s : null;
   });
   assert.equal(q.role, 'status', 'the queue line is a status');
   assert.equal(q.live, 'polite', 'and a polite live region');
@@ -211,8 +213,8 @@ describe('under a real 503 from the module', { skip: noRelay }, () => {
     await page.click('#signup button[type="submit"]');
     await assertInQueue(page, '#signup', 'en');
     await page.click('#signup button.queue-cancel');
-    await waitText(page.locator('#signup .queue-msg'), S.en['queue.cancelled']);
-    assert.equal(await page.locator('#signup .queue-msg').textContent(), S.en['queue.cancelled']);
+    await waitText(page.locator('#signup .queue-msg'), S.en['queue.cancelled_form']);
+    assert.equal(await page.locator('#signup .queue-msg').textContent(), S.en['queue.cancelled_form']);
     const q = await queueState(page, '#signup');
     assert.equal(q.cancel, null, 'no way out left to show');
     assert.equal(q.bar, false, 'no progress bar');
@@ -260,7 +262,7 @@ describe('under a real 503 from the module', { skip: noRelay }, () => {
     const { page } = await open(t, OVERLOAD, `/confirm?token=${token}`);
     const got = answers(page, '/confirm');
     await page.click('#confirm button[type="submit"]');
-    await assertInQueue(page, '#confirm');
+    await assertInQueue(page, '#confirm', 'es', false);
     assert.equal(got[0].status, 503);
     assert.match(page.url(), /\/confirm\?token=/, 'still on the link\'s page');
     setRelay(true);
@@ -307,7 +309,7 @@ describe('the queue, with stubbed answers', { skip: skipReason }, () => {
         headers: { 'Retry-After': new Date(Date.now() + 2000).toUTCString() }
       }
       : { status: 200, body: { id: 1, email: 'ana@example.com', name: 'Ana', role: 'user', locale: 'en', status: 'confirmed' } })]]);
-    await assertInQueue(page, 'main', 'en');
+    await assertInQueue(page, 'main', 'en', false);
     await page.locator('[data-panel="me"]').waitFor({ timeout: 15000 });
     assert.equal(await page.locator('#me-email').textContent(), 'ana@example.com');
     assert.equal(n, 2);
@@ -336,8 +338,8 @@ describe('the queue, with stubbed answers', { skip: skipReason }, () => {
     await fillSignup(page, who);
     await page.click('#signup button[type="submit"]');
     await assertInQueue(page, '#signup');
-    await waitText(page.locator('#signup .alert'), S.es['queue.gave_up'], 30000);
-    assert.equal(await page.locator('#signup .alert').textContent(), S.es['queue.gave_up']);
+    await waitText(page.locator('#signup .alert'), S.es['queue.gave_up_form'], 30000);
+    assert.equal(await page.locator('#signup .alert').textContent(), S.es['queue.gave_up_form']);
     assert.ok(n >= 3 && n <= 8, `${n} tries`);
     const q = await queueState(page, '#signup');
     assert.ok(!q.cancel && !q.bar, 'out of the queue');
