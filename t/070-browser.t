@@ -4,7 +4,9 @@
 # run against an nginx of their own started here: conf/dev.conf rendered by
 # scripts/render-conf.sh into a temporary prefix on a free port, with the
 # module, the test database, the SQS emulator, the mail catcher and the
-# fake CRM of `make test` — the configuration `make run` uses.
+# fake CRM of `make test` — the configuration `make run` uses. A second
+# nginx of the same configuration reaches the database through a relay that
+# overload.test.mjs opens and shuts (the module's real 503s); see below.
 #
 # Each node test is one test here (skips included); node's spec output and
 # its diagnostics (the page weight) are notes (prove -v shows them).

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE, MAILDEV_API, goto, launch, newContext, skipReason, strings, stub, waitText, watchConsole
+  BASE, MAILDEV_API, axeViolations, launch, newContext, skipReason, strings, stub, waitText, watchConsole
 } from './lib.mjs';
 
 const S = strings();
@@ -188,6 +188,7 @@ describe('under a real 503 from the module', { skip: noRelay }, () => {
     assert.deepEqual(await signupValues(page), { ...who, password: PASSWORD, consent: true },
       'every field still filled');
     assert.equal(await page.textContent('#signup .alert'), '', 'no error while queued');
+    assert.deepEqual(await axeViolations(page), [], 'axe while queued');
 
     // a second try while still down, not sooner than half of Retry-After
     await until('a second 503', () => got.length >= 2);
