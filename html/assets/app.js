@@ -457,33 +457,25 @@
     return box;
   }
 
-  // Waits `ms` with the countdown for call number `n`; false when the
-  // visitor left the queue.
-  function queueWait(box, ms, n) {
-    const wait = box.querySelector('.queue-wait');
+  // Waits `ms` with the countdown for call number `n`, or until the
+  // visitor leaves the queue (`left()` turns true).
+  function queueWait(box, ms, n, left) {
     const next = box.querySelector('.queue-next');
     const bar = box.querySelector('progress');
-    const cancel = box.querySelector('.queue-cancel');
     const start = Date.now();
-    wait.hidden = false;
+    box.querySelector('.queue-wait').hidden = false;
     return new Promise((resolve) => {
-      let timer = 0;
       const tick = () => {
-        const left = Math.max(0, start + ms - Date.now());
+        const rest = Math.max(0, start + ms - Date.now());
         setText(next, 'queue.next',
-          { seconds: Math.ceil(left / 1000), n, max: QUEUE_TRIES });
+          { seconds: Math.ceil(rest / 1000), n, max: QUEUE_TRIES });
         bar.value = Math.min(1, (Date.now() - start) / ms);
-        if (left > 0) return;
-        done(true);
-      };
-      const leave = () => done(false);
-      const done = (go) => {
+        if (rest > 0 && !left()) return false;
         clearInterval(timer);
-        cancel.removeEventListener('click', leave);
-        resolve(go);
+        resolve();
+        return true;
       };
-      cancel.addEventListener('click', leave);
-      timer = setInterval(tick, 250);
+      const timer = setInterval(tick, 100);
       tick();
     });
   }
@@ -493,13 +485,18 @@
   // scope is a form with fields (its texts say they are kept);
   // opts.throttle: a 429 is never waited out. The answer is the last one,
   // with `gaveUp` after QUEUE_TRIES calls, or {cancelled} when the visitor
-  // left the queue.
+  // left the queue (a call already under way is let finish: its answer
+  // counts unless it asks to wait again).
   async function queued(scope, call, opts = {}) {
     const box = queueBox(scope);
     const msg = box.querySelector('.queue-msg');
     const wait = box.querySelector('.queue-wait');
     const next = box.querySelector('.queue-next');
+    const cancel = box.querySelector('.queue-cancel');
     const form = opts.typed ? '_form' : '';
+    let gone = false;
+    const leave = () => { gone = true; };
+    cancel.addEventListener('click', leave);
     setText(msg, null);
     let res = await call();
     for (let n = 1; queueable(res, opts); n++) {
@@ -510,18 +507,21 @@
       if (n === 1) setText(msg, `queue.wait${form}`);
       const base = res.retryAfter || 2 ** n;
       const ms = Math.max(500, Math.min(QUEUE_MAX_WAIT, base) * (0.5 + Math.random()) * 1000);
-      if (!await queueWait(box, ms, n + 1)) {
-        wait.hidden = true;
-        setText(msg, `queue.cancelled${form}`);
-        const button = scope.querySelector('button[type="submit"]');
-        if (button) button.focus();
-        return { status: -1, data: null, retryAfter: 0, cancelled: true };
+      if (!gone) await queueWait(box, ms, n + 1, () => gone);
+      if (gone) {
+        res = { status: -1, data: null, retryAfter: 0, cancelled: true };
+        break;
       }
       setText(next, 'queue.trying');
       res = await call();
     }
+    cancel.removeEventListener('click', leave);
     wait.hidden = true;
-    setText(msg, null);
+    setText(msg, res.cancelled ? `queue.cancelled${form}` : null);
+    if (res.cancelled) {
+      const button = scope.querySelector('button[type="submit"]');
+      if (button) button.focus();
+    }
     return res;
   }
 
@@ -752,8 +752,15 @@
     });
 
     resend.addEventListener('click', async () => {
+      if (form.getAttribute('aria-busy') === 'true') return;
       const email = trimWs(form.elements.email.value);
-      const res = await queued(form, () => api('POST', '/api/resend', { email }), { typed: true });
+      form.setAttribute('aria-busy', 'true');
+      let res;
+      try {
+        res = await queued(form, () => api('POST', '/api/resend', { email }), { typed: true });
+      } finally {
+        form.removeAttribute('aria-busy');
+      }
       if (res.status === 202) {
         resend.hidden = true;
         say(form, 'ok', { key: 'resend.done' });
