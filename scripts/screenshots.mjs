@@ -70,6 +70,16 @@ const SHOTS = [
     await page.fill('#password', 'corta');
     await page.click('button[type="submit"]');
   }],
+  ['signup-queue-es', '/index.html', 'desktop', 'es',
+    { '/api/register': json(503, { error: 'unavailable' }, { 'Retry-After': '20' }) }, async (page) => {
+      await page.fill('#name', 'Ana Pérez');
+      await page.fill('#email', 'ana.perez@example.com');
+      await page.fill('#password', 'una frase larga y secreta');
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('#signup .queue-next:visible');
+      await page.waitForTimeout(1200);
+      await page.evaluate(() => document.querySelector('#signup .queue').scrollIntoView({ block: 'end' }));
+    }],
   ['check-email-es', '/check-email.html', 'desktop', 'es', {}, async (page) => {
     await page.evaluate(() => sessionStorage.setItem('xyz.email', 'ana.perez@example.com'));
     await page.reload();
@@ -142,7 +152,10 @@ async function main() {
       '--disable-quic', '--font-render-hinting=none']
   });
   try {
+    // XYZ_SHOTS=name,name: only those pictures
+    const only = (process.env.XYZ_SHOTS || '').split(',').filter(Boolean);
     for (const [name, path, vp, lang, api = {}, act] of SHOTS) {
+      if (only.length && !only.includes(name)) continue;
       const context = await browser.newContext({
         ...VIEWPORTS[vp], locale: lang === 'en' ? 'en-US' : 'es-ES', deviceScaleFactor: 1,
         timezoneId: 'Europe/Madrid'

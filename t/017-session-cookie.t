@@ -28,12 +28,14 @@ our $run = run_id();
 
 sub addr { "$_[0]-$::run\@example.com" }
 
+# a token for a user that does not exist (ids from 9000000 up): the real
+# users of the shared test database may have ended sessions, whatever their ids
 sub jwt {
     my (%c) = @_;
     my $key = "test-signing-key-c1-" . ('x' x 40);
     my $data = encode_base64url('{"alg":"HS256","typ":"JWT","kid":"c1"}')
                . '.' . encode_base64url(JSON::PP->new->canonical->encode({
-                   sub => '1', email => 'a@example.com', role => 'user',
+                   sub => '9000001', email => 'a@example.com', role => 'user',
                    ver => 0, iat => time, exp => time + 600, %c }));
     return $data . '.' . encode_base64url(hmac_sha256($data, $key));
 }
@@ -128,9 +130,9 @@ Test::More::is($s, 200, 'me with xyz_session');
 --- request
 GET /members/x
 --- more_headers eval
-"Cookie: xyz_session=" . ::jwt(sub => '5')
+"Cookie: xyz_session=" . ::jwt(sub => '9000005')
 --- response_body
-member 5
+member 9000005
 
 
 
@@ -139,7 +141,7 @@ member 5
 --- request
 GET /members/x
 --- more_headers eval
-"Cookie: __Host-xyz_session=" . ::jwt(sub => '5') . "; __Host-xyz_session=" . ::jwt(sub => '6')
+"Cookie: __Host-xyz_session=" . ::jwt(sub => '9000005') . "; __Host-xyz_session=" . ::jwt(sub => '9000006')
 --- error_code: 401
 --- response_body
 {"error":"not_logged_in","message":"log in to see this page"}
@@ -151,7 +153,7 @@ GET /members/x
 --- request
 GET /members/x
 --- more_headers eval
-"Cookie: a=1; __Host-xyz_session=" . ::jwt(sub => '5') . "\nCookie: __Host-xyz_session=garbage"
+"Cookie: a=1; __Host-xyz_session=" . ::jwt(sub => '9000005') . "\nCookie: __Host-xyz_session=garbage"
 --- error_code: 401
 --- response_body
 {"error":"not_logged_in","message":"log in to see this page"}
@@ -163,7 +165,7 @@ GET /members/x
 --- request
 GET /api/me
 --- more_headers eval
-"Cookie: xyz_session=" . ::jwt(sub => '5') . "; b=2; xyz_session=" . ::jwt(sub => '5')
+"Cookie: xyz_session=" . ::jwt(sub => '9000005') . "; b=2; xyz_session=" . ::jwt(sub => '9000005')
 --- error_code: 401
 --- response_body
 {"error":"not_logged_in","message":"log in first"}
@@ -175,9 +177,9 @@ GET /api/me
 --- request
 GET /members/x
 --- more_headers eval
-"Cookie: xyz_session=stale; __Host-xyz_session=" . ::jwt(sub => '8') . "; theme=dark"
+"Cookie: xyz_session=stale; __Host-xyz_session=" . ::jwt(sub => '9000008') . "; theme=dark"
 --- response_body
-member 8
+member 9000008
 
 
 
@@ -186,6 +188,6 @@ member 8
 --- request
 GET /members/x
 --- more_headers eval
-"Authorization: Bearer " . ::jwt(sub => '9') . "\nCookie: __Host-xyz_session=a; __Host-xyz_session=b"
+"Authorization: Bearer " . ::jwt(sub => '9000009') . "\nCookie: __Host-xyz_session=a; __Host-xyz_session=b"
 --- response_body
-member 9
+member 9000009

@@ -4,7 +4,9 @@
 # run against an nginx of their own started here: conf/dev.conf rendered by
 # scripts/render-conf.sh into a temporary prefix on a free port, with the
 # module, the test database, the SQS emulator, the mail catcher and the
-# fake CRM of `make test` — the configuration `make run` uses.
+# fake CRM of `make test` — the configuration `make run` uses. A second
+# nginx of the same configuration reaches the database through a relay that
+# overload.test.mjs opens and shuts (the module's real 503s); see below.
 #
 # Each node test is one test here (skips included); node's spec output and
 # its diagnostics (the page weight) are notes (prove -v shows them).
@@ -103,51 +105,115 @@ my %render_env = (
     is($?, 0, 'conf/dev.conf renders') or BAIL_OUT('render-conf.sh failed');
 }
 
+# A second nginx, for t/browser/overload.test.mjs: conf/dev.conf again, but
+# its database is reached through a TCP relay that the suite runs on
+# $pg_relay_port and opens and shuts, so that the module itself answers 503
+# (Retry-After) while "PostgreSQL" is down and recovers when it is back.
+# It reconnects quickly (xyz_pg_backoff 100ms 500ms) and runs no dispatcher
+# (the first nginx sends the emails). Only with a key=value DSN on TCP.
+my ($prefix2, $port2, $pg_relay_port, $pg_target);
+if ($ENV{TEST_NGINX_PG_DSN} =~ /\bport=(\d+)/) {
+    my $pg_port = $1;
+    my $pg_host = $ENV{TEST_NGINX_PG_DSN} =~ /\bhost=(\S+)/ ? $1 : '127.0.0.1';
+    $pg_target = "$pg_host:$pg_port";
+    $pg_relay_port = free_port();
+    $port2 = free_port();
+    $prefix2 = File::Temp::tempdir('xyz-browser2-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $prefix2;
+    (my $dsn2 = $ENV{TEST_NGINX_PG_DSN}) =~ s/\bport=\d+/port=$pg_relay_port/;
+    $dsn2 =~ s/\bhost=\S+/host=127.0.0.1/;
+    mkdir "$prefix2/template" or die "$prefix2/template: $!";
+    my $conf = slurp("$root/conf/dev.conf");
+    $conf =~ s/^\s*xyz_dispatch\b[^;]*;\n//m or die "no xyz_dispatch in dev.conf\n";
+    $conf =~ s/^(\s*)(xyz_pg_pool_size\b[^;]*;\n)/$1$2$1xyz_pg_backoff 100ms 500ms;\n/m
+        or die "no xyz_pg_pool_size in dev.conf\n";
+    for (['dev.conf', $conf],
+         ['security-headers.conf', slurp("$root/conf/security-headers.conf")]) {
+        open my $fh, '>', "$prefix2/template/$_->[0]" or die "$_->[0]: $!";
+        print $fh $_->[1];
+        close $fh;
+    }
+    local @ENV{keys %render_env} = values %render_env;
+    local $ENV{XYZ_PREFIX} = $prefix2;
+    local $ENV{XYZ_PORT} = $port2;
+    local $ENV{XYZ_PG_DSN} = $dsn2;
+    local $ENV{XYZ_CONF_TEMPLATE} = "$prefix2/template/dev.conf";
+    my $out = `$root/scripts/render-conf.sh`;
+    is($?, 0, 'the second configuration (database through a relay) renders')
+        or BAIL_OUT('render-conf.sh failed');
+}
+
 # Messages left in the queues by earlier suites would only delay the emails
 # of this one: the dispatcher of this nginx starts on empty queues.
 sqs_purge($ENV{$_}) for qw(TEST_NGINX_SQS_EMAIL_QUEUE TEST_NGINX_SQS_CRM_QUEUE
                            TEST_NGINX_SQS_EMAIL_DLQ TEST_NGINX_SQS_CRM_DLQ);
 
-my $nginx_pid = fork // die "fork: $!";
-if ($nginx_pid == 0) {
-    open STDOUT, '>>', "$prefix/logs/stderr.log" or POSIX::_exit(1);
-    open STDERR, '>&', \*STDOUT or POSIX::_exit(1);
-    { exec $nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf' };
-    POSIX::_exit(1);
+my %nginx_pids;
+
+sub start_nginx {
+    my ($pfx) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$pfx/logs/stderr.log" or POSIX::_exit(1);
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(1);
+        { exec $nginx, '-p', "$pfx/", '-c', 'conf/nginx.conf' };
+        POSIX::_exit(1);
+    }
+    $nginx_pids{$pfx} = $pid;
+    return $pid;
 }
 
 sub stop_nginx {
-    return unless $nginx_pid;
-    kill 'QUIT', $nginx_pid;
-    for (1 .. 100) {
-        last if waitpid($nginx_pid, POSIX::WNOHANG()) != 0;
-        Time::HiRes::sleep(0.1);
+    for my $pfx (keys %nginx_pids) {
+        my $pid = delete $nginx_pids{$pfx} or next;
+        kill 'QUIT', $pid;
+        for (1 .. 100) {
+            last if waitpid($pid, POSIX::WNOHANG()) != 0;
+            Time::HiRes::sleep(0.1);
+        }
+        if (kill 0, $pid) {
+            kill 'TERM', $pid;
+            waitpid $pid, 0;
+        }
     }
-    if (kill 0, $nginx_pid) {
-        kill 'TERM', $nginx_pid;
-        waitpid $nginx_pid, 0;
-    }
-    $nginx_pid = 0;
 }
 END { stop_nginx() }
 
-my $up = 0;
-for (1 .. 100) {
-    last if waitpid($nginx_pid, POSIX::WNOHANG()) != 0;
-    if (IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 1)) {
-        $up = 1;
-        last;
+sub wait_up {
+    my ($pid, $p) = @_;
+    for (1 .. 100) {
+        return 0 if waitpid($pid, POSIX::WNOHANG()) != 0;
+        return 1 if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p,
+                                          Timeout => 1);
+        Time::HiRes::sleep(0.1);
     }
-    Time::HiRes::sleep(0.1);
+    return 0;
 }
-if (!ok($up, "nginx with conf/dev.conf answers on $base")) {
+
+if (!ok(wait_up(start_nginx($prefix), $port), "nginx with conf/dev.conf answers on $base")) {
     diag(slurp("$prefix/logs/stderr.log"));
     BAIL_OUT('nginx did not start');
+}
+my %overload_env;
+if ($prefix2) {
+    if (!ok(wait_up(start_nginx($prefix2), $port2),
+            "the second nginx answers on port $port2")) {
+        diag(slurp("$prefix2/logs/stderr.log"));
+        BAIL_OUT('the second nginx did not start');
+    }
+    %overload_env = (XYZ_OVERLOAD_URL      => "http://127.0.0.1:$port2",
+                     XYZ_OVERLOAD_PG_RELAY => $pg_relay_port,
+                     XYZ_OVERLOAD_PG       => $pg_target);
 }
 
 # ---- the browser suites ---------------------------------------------------------------
 
+# XYZ_BROWSER_ONLY=overload,forms runs only the suite files named so.
 my @files = sort glob("$root/t/browser/*.test.mjs");
+if (my $only = $ENV{XYZ_BROWSER_ONLY}) {
+    my %want = map { $_ => 1 } split /[\s,]+/, $only;
+    @files = grep { m{/([^/]+)\.test\.mjs\z} && $want{$1} } @files;
+}
 ok(@files >= 1, scalar(@files) . ' browser suite files');
 
 my $tap = "$prefix/results.tap";
@@ -156,6 +222,7 @@ my @cmd = ('node', '--test', '--test-concurrency=1',
            '--test-reporter=tap', "--test-reporter-destination=$tap", @files);
 {
     local $ENV{XYZ_BASE_URL} = $base;
+    local @ENV{keys %overload_env} = values %overload_env;
     local $ENV{FORCE_COLOR} = '0';
     local $ENV{NO_COLOR} = '1';
     open my $out, '-|', @cmd or die "cannot run node: $!";
@@ -197,7 +264,9 @@ ok($leaves > 0, "$leaves browser tests reported");
 is($node_status, 0, 'node --test exited 0') or diag("node exit status $node_status");
 
 stop_nginx();
-my $log = slurp("$prefix/logs/error.log");
-unlike($log, qr/exited on signal|\[emerg\]/, 'no worker crashed');
+for my $pfx (grep { defined } $prefix, $prefix2) {
+    my $log = slurp("$pfx/logs/error.log");
+    unlike($log, qr/exited on signal|\[emerg\]/, "no worker crashed ($pfx)");
+}
 
 done_testing();

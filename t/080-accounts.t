@@ -32,13 +32,15 @@ no_long_string();
 
 sub addr { "$_[0]-$::run\@example.com" }
 
-# a token signed with key k1 (or another key) from the claims given
+# a token signed with key k1 (or another key) from the claims given; its
+# users (ids from 9000000 up) are nobody in the test database, whose real
+# users' sessions other suites end (a logout, a reset), whatever their ids
 sub jwt {
     my (%c) = @_;
     my $key = delete $c{key} // "test-signing-key-k1-" . ('x' x 40);
     my $header = delete $c{header} // '{"alg":"HS256","typ":"JWT","kid":"k1"}';
     my $payload = JSON::PP->new->canonical->encode({
-        sub => '1', email => 'a@example.com', role => 'user', ver => 0,
+        sub => '9000001', email => 'a@example.com', role => 'user', ver => 0,
         iat => time, exp => time + 600, %c });
     my $data = encode_base64url($header) . '.' . encode_base64url($payload);
     return $data . '.' . encode_base64url(hmac_sha256($data, $key));
@@ -237,18 +239,18 @@ GET /api/me
 
 === TEST 5: xyz_auth on a proxied location: the role decides, the variables carry the user
 --- init
-my $admin = ::jwt(sub => '42', role => 'admin', email => 'boss@example.com');
+my $admin = ::jwt(sub => '9000042', role => 'admin', email => 'boss@example.com');
 my ($s, undef, $b) = XyzTest::api('GET', '/private/x', undef, { Cookie => "xyz_session=$admin" });
 Test::More::is($s, 200, 'an admin passes');
-Test::More::is($b, "id=42 role=admin\n", 'proxy_set_header got $xyz_user_id and $xyz_user_role');
-my $user = ::jwt(sub => '7', role => 'user');
+Test::More::is($b, "id=9000042 role=admin\n", 'proxy_set_header got $xyz_user_id and $xyz_user_role');
+my $user = ::jwt(sub => '9000007', role => 'user');
 ($s, undef, $b) = XyzTest::api('GET', '/private/x', undef, { Authorization => "Bearer $user" });
 Test::More::is($s, 403, 'a user is forbidden');
 ($s, undef, $b) = XyzTest::api('GET', '/members/x', undef, { Authorization => "Bearer $user" });
 Test::More::is($b, "member a\@example.com\n", 'a location without a role lets a user in');
 my %bad = (
-    'tampered payload' => do { my $t = ::jwt(sub => '42', role => 'user'); my ($h, $p, $sig) = split /\./, $t;
-                               $p = MIME::Base64::encode_base64url(JSON::PP->new->encode({ sub => '42', role => 'admin', email => 'x',
+    'tampered payload' => do { my $t = ::jwt(sub => '9000042', role => 'user'); my ($h, $p, $sig) = split /\./, $t;
+                               $p = MIME::Base64::encode_base64url(JSON::PP->new->encode({ sub => '9000042', role => 'admin', email => 'x',
                                                                              iat => time, exp => time + 600, ver => 0 }));
                                "$h.$p.$sig" },
     'another key' => ::jwt(role => 'admin', key => 'an attacker key that is long enough to be accepted'),
@@ -263,7 +265,7 @@ for my $name (sort keys %bad) {
     Test::More::is($s2, 401, "$name: 401");
     Test::More::is($j->{error}, 'not_logged_in', "$name: a JSON error");
 }
-my $k2 = ::jwt(role => 'admin', sub => '9', header => '{"alg":"HS256","typ":"JWT","kid":"k2"}',
+my $k2 = ::jwt(role => 'admin', sub => '9000009', header => '{"alg":"HS256","typ":"JWT","kid":"k2"}',
                key => "test-signing-key-k2-" . ('x' x 40));
 ($s, undef, $b) = XyzTest::api('GET', '/private/x', undef, { Cookie => "xyz_session=$k2" });
 Test::More::is($s, 200, 'a token signed with the second key (rotation) passes');

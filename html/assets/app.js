@@ -16,6 +16,7 @@
   const LANG_KEY = 'xyz.lang';
   const EMAIL_KEY = 'xyz.email';
   const RESET_KEY = 'xyz.reset_token';
+  const SIGNUP_KEY = 'xyz.signup';
   const params = new URLSearchParams(location.search);
   const langHooks = [];
 
@@ -268,6 +269,8 @@
   function describe(res) {
     const d = res.data || {};
     const field = typeof d.field === 'string' ? d.field : undefined;
+    if (res.gaveUp) return { key: res.typed ? 'queue.gave_up_form' : 'queue.gave_up' };
+    if (res.cancelled) return { key: 'err.unavailable' };
     if (res.status === 0) return { key: 'err.network' };
     if (res.status === 429 || d.error === 'too_many_attempts') {
       const secs = res.retryAfter;
@@ -315,6 +318,7 @@
 
   // Shows a failed call: next to the field it names, else in the form's alert.
   function showServerError(form, res, opts) {
+    if (res.cancelled) return;   // the queue's line says so
     const msg = describe(res);
     const input = msg.field && form.querySelector(`input[name="${CSS.escape(msg.field)}"]`);
     if (input && document.getElementById(`${input.id}-error`)) {
@@ -366,12 +370,16 @@
 
   // ---- the API ------------------------------------------------------------------
   // Changes are POSTed as JSON (the module checks the Origin header, which
-  // the browser sends). The answer: {status, data (parsed JSON or null),
-  // retryAfter (seconds or 0)}; status 0 when the server was not reached.
+  // the browser sends); a URLSearchParams body goes as a form. The answer:
+  // {status, data (parsed JSON or null), retryAfter (seconds or 0), url (the
+  // address answered last, after redirects), redirected}; status 0 when the
+  // server was not reached.
 
   async function api(method, path, body) {
     const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
-    if (method !== 'GET') {
+    if (body instanceof URLSearchParams) {
+      init.body = body;
+    } else if (method !== 'GET') {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body || {});
     }
@@ -385,8 +393,136 @@
     if (/json/i.test(res.headers.get('Content-Type') || '')) {
       try { data = await res.json(); } catch (e) { data = null; }
     }
-    const retry = parseInt(res.headers.get('Retry-After') || '', 10);
-    return { status: res.status, data, retryAfter: retry > 0 ? retry : 0 };
+    return {
+      status: res.status, data, retryAfter: retryAfter(res.headers.get('Retry-After')),
+      url: res.url, redirected: res.redirected
+    };
+  }
+
+  // Retry-After in seconds: a number of seconds, or an HTTP date.
+  function retryAfter(value) {
+    if (!value) return 0;
+    if (/^\s*\d+\s*$/.test(value)) return parseInt(value, 10);
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? 0 : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  }
+
+  // ---- waiting in a queue -------------------------------------------------------
+  // A 503 (the module's hash or database queue is full, or the database is
+  // away) or a 429 asking for a short wait puts the visitor in a queue: the
+  // call is made again after Retry-After, times a random 0.5 to 1.5 so that
+  // a crowd turned away together does not come back together, at most
+  // QUEUE_TRIES calls in all. A live status line says so once (not at every
+  // tick of the countdown, which is not live), a progress bar shows the
+  // wait, a button leaves the queue. Nothing typed is touched. A longer 429
+  // (and any 429 when `throttle` is set: the login's guesses) is not waited
+  // out: the caller says how long to wait.
+
+  const QUEUE_TRIES = 6;
+  const QUEUE_MAX_WAIT = 30;      // seconds between two calls, at most
+  const QUEUE_SHORT_429 = 10;     // a 429 asking for longer is only said
+
+  function queueable(res, opts) {
+    if (res.status === 503) return true;
+    return res.status === 429 && !opts.throttle
+      && res.retryAfter > 0 && res.retryAfter <= QUEUE_SHORT_429;
+  }
+
+  // The queue's elements at the end of `scope`, made when the page starts:
+  // a live region must be in the document before it speaks.
+  function queueBox(scope) {
+    let box = scope.querySelector(':scope > .queue');
+    if (box) return box;
+    const el = (tag, cls, parent) => {
+      const e = document.createElement(tag);
+      if (cls) e.className = cls;
+      parent.appendChild(e);
+      return e;
+    };
+    box = el('div', 'queue', scope);
+    const msg = el('p', 'queue-msg', box);
+    msg.setAttribute('role', 'status');
+    msg.setAttribute('aria-live', 'polite');
+    const wait = el('div', 'queue-wait', box);
+    wait.hidden = true;
+    el('p', 'queue-next', wait);
+    const bar = el('progress', null, wait);
+    bar.max = 1;
+    bar.value = 0;
+    bar.dataset.i18nAttr = 'aria-label:queue.progress';
+    bar.setAttribute('aria-label', t('queue.progress'));
+    const cancel = el('button', 'btn secondary queue-cancel', wait);
+    cancel.type = 'button';
+    setText(cancel, 'queue.cancel');
+    return box;
+  }
+
+  // Waits `ms` with the countdown for call number `n`, or until the
+  // visitor leaves the queue (`left()` turns true).
+  function queueWait(box, ms, n, left) {
+    const next = box.querySelector('.queue-next');
+    const bar = box.querySelector('progress');
+    const start = Date.now();
+    box.querySelector('.queue-wait').hidden = false;
+    return new Promise((resolve) => {
+      const tick = () => {
+        const rest = Math.max(0, start + ms - Date.now());
+        setText(next, 'queue.next',
+          { seconds: Math.ceil(rest / 1000), n, max: QUEUE_TRIES });
+        bar.value = Math.min(1, (Date.now() - start) / ms);
+        if (rest > 0 && !left()) return false;
+        clearInterval(timer);
+        resolve();
+        return true;
+      };
+      const timer = setInterval(tick, 100);
+      tick();
+    });
+  }
+
+  // Makes the call `call` (a function returning api()'s promise), in the
+  // queue shown in `scope` while the server asks to wait. opts.typed: the
+  // scope is a form with fields (its texts say they are kept);
+  // opts.throttle: a 429 is never waited out. The answer is the last one,
+  // with `gaveUp` after QUEUE_TRIES calls, or {cancelled} when the visitor
+  // left the queue (a call already under way is let finish: its answer
+  // counts unless it asks to wait again).
+  async function queued(scope, call, opts = {}) {
+    const box = queueBox(scope);
+    const msg = box.querySelector('.queue-msg');
+    const wait = box.querySelector('.queue-wait');
+    const next = box.querySelector('.queue-next');
+    const cancel = box.querySelector('.queue-cancel');
+    const form = opts.typed ? '_form' : '';
+    let gone = false;
+    const leave = () => { gone = true; };
+    cancel.addEventListener('click', leave);
+    setText(msg, null);
+    let res = await call();
+    for (let n = 1; queueable(res, opts); n++) {
+      if (n >= QUEUE_TRIES) {
+        res = { ...res, gaveUp: true, typed: !!opts.typed };
+        break;
+      }
+      if (n === 1) setText(msg, `queue.wait${form}`);
+      const base = res.retryAfter || 2 ** n;
+      const ms = Math.max(500, Math.min(QUEUE_MAX_WAIT, base) * (0.5 + Math.random()) * 1000);
+      if (!gone) await queueWait(box, ms, n + 1, () => gone);
+      if (gone) {
+        res = { status: -1, data: null, retryAfter: 0, cancelled: true };
+        break;
+      }
+      setText(next, 'queue.trying');
+      res = await call();
+    }
+    cancel.removeEventListener('click', leave);
+    wait.hidden = true;
+    setText(msg, res.cancelled ? `queue.cancelled${form}` : null);
+    if (res.cancelled) {
+      const button = scope.querySelector('button[type="submit"]');
+      if (button) button.focus();
+    }
+    return res;
   }
 
   // Shows one of the page's panels ([data-panel]) and hides the others.
@@ -419,9 +555,10 @@
 
   // The resend form (check-email, confirmed): always the same answer.
   function wireResend(form) {
+    queueBox(form);
     wireForm(form, async () => {
       const email = trimWs(form.elements.email.value);
-      const res = await api('POST', '/api/resend', { email });
+      const res = await queued(form, () => api('POST', '/api/resend', { email }), { typed: true });
       if (res.status === 202) {
         storageSet('sessionStorage', EMAIL_KEY, email);
         say(form, 'ok', { key: 'resend.done' });
@@ -445,18 +582,40 @@
 
   pages.signup = () => {
     const form = document.getElementById('signup');
+    const f = form.elements;
+    queueBox(form);
+    // What was typed, but the password, lives in the tab's sessionStorage
+    // until the registration is accepted: a reload (say, while waiting in
+    // the queue) fills the form again. Fields the browser restored win.
+    let kept = null;
+    try { kept = JSON.parse(storageGet('sessionStorage', SIGNUP_KEY) || 'null'); } catch (e) { kept = null; }
+    if (kept && typeof kept === 'object') {
+      for (const name of ['name', 'email']) {
+        if (typeof kept[name] === 'string' && f[name].value === '') f[name].value = kept[name];
+      }
+      if (kept.marketing_consent === true) f.marketing_consent.checked = true;
+    }
+    const keep = () => storageSet('sessionStorage', SIGNUP_KEY, JSON.stringify({
+      name: f.name.value, email: f.email.value, marketing_consent: f.marketing_consent.checked
+    }));
+    form.addEventListener('input', keep);
+    form.addEventListener('change', keep);
     wireForm(form, async () => {
-      const f = form.elements;
-      const body = {
-        email: trimWs(f.email.value),
-        password: f.password.value,
-        name: trimWs(f.name.value),
-        locale: lang,
-        marketing_consent: f.marketing_consent.checked
-      };
-      const res = await api('POST', '/api/register', body);
+      // read again at each call: the fields stay editable in the queue
+      let body;
+      const res = await queued(form, () => {
+        body = {
+          email: trimWs(f.email.value),
+          password: f.password.value,
+          name: trimWs(f.name.value),
+          locale: lang,
+          marketing_consent: f.marketing_consent.checked
+        };
+        return api('POST', '/api/register', body);
+      }, { typed: true });
       if (res.status === 202) {
         storageSet('sessionStorage', EMAIL_KEY, body.email);
+        storageSet('sessionStorage', SIGNUP_KEY, null);
         location.assign(href('/check-email.html'));
         return;
       }
@@ -484,6 +643,7 @@
 
   pages.confirmed = async () => {
     const form = document.getElementById('resend');
+    queueBox(document.querySelector('[data-panel="working"]'));
     wireResend(form);
     const email = storageGet('sessionStorage', EMAIL_KEY);
     if (email) form.elements.email.value = email;
@@ -499,8 +659,8 @@
       await new Promise((resolve) => {
         document.getElementById('confirm-now').addEventListener('click', resolve, { once: true });
       });
-      showPanel('working');
-      const res = await api('POST', '/api/confirm', { token });
+      const working = showPanel('working');
+      const res = await queued(working, () => api('POST', '/api/confirm', { token }));
       const code = res.data && res.data.error;
       if (res.status === 200) result = 'ok';
       else if (code === 'token_used') result = 'used';
@@ -529,8 +689,31 @@
       document.getElementById('confirm-invalid').hidden = false;
       return;
     }
-    form.addEventListener('submit', () => {
-      form.querySelector('button[type="submit"]').disabled = true;
+    // With scripts the post goes through fetch, so that a 503 (JSON) can
+    // wait in the queue instead of replacing the page; the module's 303 is
+    // followed to the result page. Any other answer: the plain post again.
+    const button = form.querySelector('button[type="submit"]');
+    queueBox(form);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (button.disabled) return;
+      button.disabled = true;
+      const body = new URLSearchParams(new FormData(form));
+      const res = await queued(form, () => api('POST', form.action, body));
+      if (res.status >= 200 && res.status < 300 && res.redirected) {
+        location.assign(res.url);
+        return;
+      }
+      button.disabled = false;
+      if (res.cancelled) {
+        button.focus();
+        return;
+      }
+      if (res.gaveUp) {
+        say(form, 'error', describe(res));
+        return;
+      }
+      HTMLFormElement.prototype.submit.call(form);
     });
   };
 
@@ -541,10 +724,12 @@
     else if (params.get('next')) say(form, 'ok', { key: 'login.needed' });
     const next = params.get('next') === 'admin' ? '/admin.html' : '/account.html';
 
+    queueBox(form);
     wireForm(form, async () => {
       resend.hidden = true;
       const email = trimWs(form.elements.email.value);
-      const res = await api('POST', '/api/login', { email, password: form.elements.password.value });
+      const res = await queued(form, () => api('POST', '/api/login',
+        { email, password: form.elements.password.value }), { typed: true, throttle: true });
       const code = res.data && res.data.error;
       if (res.status === 200) {
         location.assign(href(next));
@@ -567,8 +752,15 @@
     });
 
     resend.addEventListener('click', async () => {
+      if (form.getAttribute('aria-busy') === 'true') return;
       const email = trimWs(form.elements.email.value);
-      const res = await api('POST', '/api/resend', { email });
+      form.setAttribute('aria-busy', 'true');
+      let res;
+      try {
+        res = await queued(form, () => api('POST', '/api/resend', { email }), { typed: true });
+      } finally {
+        form.removeAttribute('aria-busy');
+      }
       if (res.status === 202) {
         resend.hidden = true;
         say(form, 'ok', { key: 'resend.done' });
@@ -581,7 +773,9 @@
 
   pages.account = async () => {
     const panel = document.querySelector('[data-panel="error"]');
-    const res = await api('GET', '/api/me');
+    const main = document.querySelector('main');
+    queueBox(main);
+    const res = await queued(main, () => api('GET', '/api/me'));
     if (res.status === 200 && res.data && res.data.email) {
       const me = res.data;
       setText(document.getElementById('hello'), 'account.hello', { name: me.name || me.email });
@@ -606,7 +800,8 @@
     const logout = document.getElementById('logout');
     logout.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      const r = await api('POST', '/api/logout');
+      const r = await queued(main, () => api('POST', '/api/logout'));
+      if (r.cancelled) return;
       if (r.status === 204 || r.status === 200 || r.status === 401) {
         location.assign(href('/login.html?logged_out=1'));
         return;
@@ -617,8 +812,10 @@
 
   pages.reset = () => {
     const form = document.getElementById('reset');
+    queueBox(form);
     wireForm(form, async () => {
-      const res = await api('POST', '/api/reset', { email: trimWs(form.elements.email.value) });
+      const res = await queued(form, () => api('POST', '/api/reset',
+        { email: trimWs(form.elements.email.value) }), { typed: true });
       if (res.status === 202) {
         showPanel('done', true);
         return;
@@ -641,8 +838,10 @@
       return;
     }
     const form = document.getElementById('reset-complete');
+    queueBox(form);
     wireForm(form, async () => {
-      const res = await api('POST', '/api/reset/complete', { token, password: form.elements.password.value });
+      const res = await queued(form, () => api('POST', '/api/reset/complete',
+        { token, password: form.elements.password.value }), { typed: true });
       const code = res.data && res.data.error;
       if (res.status === 200) {
         storageSet('sessionStorage', RESET_KEY, null);
@@ -722,10 +921,12 @@
       next.hidden = last.page >= pages;
     }
 
+    const main = document.querySelector('main');
+    queueBox(main);
     async function load() {
       setText(notice, 'loading');
-      const res = await api('GET',
-        `/api/admin/users?state=${encodeURIComponent(state)}&page=${page}&per_page=${PER_PAGE}`);
+      const res = await queued(main, () => api('GET',
+        `/api/admin/users?state=${encodeURIComponent(state)}&page=${page}&per_page=${PER_PAGE}`));
       setText(notice, null);
       if (res.status === 200 && res.data && Array.isArray(res.data.users)) {
         last = res.data;

@@ -68,9 +68,10 @@ export function newContext(browser, lang, opts = {}) {
 }
 
 // Collects what the page reports as errors: uncaught exceptions and console
-// errors (CSP violations land there too). A failed load of an /api/ URL is
-// the API answering 4xx/5xx on purpose (401 when logged out, 404 while a
-// route is missing), which Chromium also logs; those are left out.
+// errors (CSP violations land there too). A failed load of an /api/ URL
+// (or /confirm, the landing page's post) is the API answering 4xx/5xx on
+// purpose (401 when logged out, 503 under overload), which Chromium also
+// logs; those are left out.
 export function watchConsole(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -79,7 +80,7 @@ export function watchConsole(page) {
     const url = (msg.location() && msg.location().url) || '';
     let path = '';
     try { path = new URL(url).pathname; } catch (e) { path = ''; }
-    if (/^Failed to load resource/.test(msg.text()) && path.startsWith('/api/')) return;
+    if (/^Failed to load resource/.test(msg.text()) && (path.startsWith('/api/') || path === '/confirm')) return;
     errors.push(`console: ${msg.text()} (${url})`);
   });
   return errors;
