@@ -782,11 +782,11 @@ try {
 }
 
 const head = ["kind", "injections", "accepted", "emails", "CRM records", "duplicates",
-              "busiest CRM s", "lost", "other answers"];
+              "busiest CRM s", "lost", "503s", "no answer", "other answers"];
 const rows = results.map((r) => [
     r.kinds.join("+"), r.injected.length, r.accepted, r.emails, r.crm_records,
     `${r.email_duplicates}+${r.crm_duplicates}`, `${r.busiest_crm_second}/${r.cap}`,
-    r.lost_emails + r.lost_crm + (r.accepted - r.confirmed),
+    r.lost_emails + r.lost_crm + (r.accepted - r.confirmed), r.refused_503, r.no_answer,
     Object.entries(r.other_answers).map(([k, v]) => `${k}:${v}`).join(" ") || "-",
 ]);
 const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));

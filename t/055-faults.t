@@ -28,10 +28,12 @@ for my $v (qw(TEST_NGINX_PG_DSN TEST_NGINX_SQS_ENDPOINT TEST_NGINX_CRM_URL)) {
 }
 
 my $full = ($ENV{XYZ_FAULT_PLAN} // '') eq 'full';
-# the fake CRM stamps each call in its own event loop: on a starved
-# machine two calls can get one stamp, so the short form allows one call
-# of jitter; the full run checks the cap strictly
-my $slack = $full ? 0 : 1;
+# Calls leave a dispatcher's event loop, and reach the fake CRM's, later
+# than their slots by however long each loop is busy: on a starved shared
+# machine a drain at the cap shows 21 or 22 calls in one second against 20.
+# The short form allows a tenth of the cap for that; `make test-faults`
+# checks the cap strictly.
+my $slack = $full ? 0 : 2;
 
 open my $fh, '-|', 'node', "$root/scripts/fault-load.mjs"
     or die "cannot run scripts/fault-load.mjs: $!";
@@ -39,6 +41,7 @@ my @results;
 while (my $line = <$fh>) {
     if ($line =~ /^RESULT (\{.*\})$/) {
         push @results, decode_json($1);
+        print STDERR $line if $full;
         next;
     }
     if ($full) { print STDERR $line } else { note($line =~ s/\n\z//r) }
