@@ -369,8 +369,11 @@ function children(pid) {
     return out;
 }
 
+const instances = new Set();    // stopped by cleanup() if a run fails half-way
+
 class Nginx {
     constructor(name, port, http) {
+        instances.add(this);
         this.name = name;
         this.port = port;
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `xyz-fault-${name}-`));
@@ -715,6 +718,8 @@ async function oneRun(index, runKinds, injections) {
 
     await web.stop();
     await disp.stop();
+    instances.delete(web);
+    instances.delete(disp);
     sink.close();
     proxy.close();
     await Promise.race([Promise.all(pending), sleep(2000)]);
@@ -748,6 +753,13 @@ async function oneRun(index, runKinds, injections) {
 
 // ---- main --------------------------------------------------------------------------------
 function cleanup() {
+    for (const n of instances) {
+        for (const f of ["nginx.pid", "nginx.pid.oldbin"]) {
+            try {
+                process.kill(Number(fs.readFileSync(`${n.dir}/logs/${f}`, "utf8")), "SIGTERM");
+            } catch { /* not running */ }
+        }
+    }
     if (stoppedSqs) {
         try { process.kill(stoppedSqs, "SIGCONT"); } catch { /* gone */ }
     }
