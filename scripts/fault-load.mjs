@@ -450,6 +450,7 @@ function sqsPid() {
 const outage = () => between(OUT_MIN, OUT_MAX) * 1000;
 
 let stoppedSqs = 0;
+let inflight = 0;               // journey requests waiting for their answer
 async function inject(kind, n, ctx) {
     const { sink, proxy, web, disp } = ctx;
     let v;
@@ -511,6 +512,8 @@ async function inject(kind, n, ctx) {
     case "worker": {
         const target = n % 2 === 0 ? web : disp;
         v = target.name;
+        // mid-request: wait (up to 3 s) for a journey request in flight
+        for (let i = 0; i < 3000 && target === web && inflight === 0; i++) await sleep(1);
         const ws = target.workers();
         const w = ws[Math.floor(rand() * ws.length)];
         log(`fault: SIGKILL ${target.name} worker ${w}`);
@@ -597,11 +600,16 @@ async function oneRun(index, runKinds, injections) {
         other[k] = (other[k] || 0) + 1;
     };
 
+    const ask = async (url, opt) => {
+        inflight++;
+        try { return await request(url, opt); } finally { inflight--; }
+    };
+
     async function journey(u) {
         const give = Date.now() + (DRAIN + 120) * 1000;
         let unknown = 0;
         while (Date.now() < give) {
-            const r = await request(`${base}/api/register`, {
+            const r = await ask(`${base}/api/register`, {
                 method: "POST",
                 body: { email: u.email, password: "correct horse battery staple",
                         name: "Fault Test", locale: "en" },
@@ -618,7 +626,7 @@ async function oneRun(index, runKinds, injections) {
         u.mailed = true;
         let cunknown = 0;
         while (Date.now() < give) {
-            const r = await request(`${base}/api/confirm`, { method: "POST", body: { token } });
+            const r = await ask(`${base}/api/confirm`, { method: "POST", body: { token } });
             if (r.status === 410 && cunknown > 0) { u.confirmed = true; return; }
             note("confirm", r);
             if (r.status === 200) { u.confirmed = true; return; }
