@@ -3,6 +3,7 @@
 #   make            build the module (build/ngx_xyz_module.so)
 #   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
 #   make test       run the test suites against a fresh database
+#   make test-faults  faults under load: every fault kind five times, the table
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
 #   make bench-cluster  the image as 3 web + 2 dispatcher instances, one killed mid-run
@@ -20,8 +21,9 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: all build run test bench bench-sqs bench-crm bench-cluster bench-journey bench-open \
-	fuzz image screenshots deps clean pg-start pg-stop migrate
+.PHONY: all build run test test-faults bench bench-sqs bench-crm bench-cluster \
+	bench-journey bench-open fuzz image screenshots deps clean pg-start pg-stop \
+	migrate
 
 all: build
 
@@ -33,6 +35,9 @@ run:
 
 test:
 	scripts/test.sh
+
+test-faults:
+	scripts/test-faults.sh
 
 bench:
 	scripts/bench.sh

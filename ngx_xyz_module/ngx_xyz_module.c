@@ -665,6 +665,10 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(xmcf->hash_tasks,
                              (ngx_uint_t) (2 * ngx_max(ngx_ncpu, 1)));
 
+    if (ngx_xyz_pg_conf_timeout(cf, &xmcf->pg) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /* OWASP: Argon2id, 19 MiB, two passes, one lane */
     ngx_conf_init_uint_value(xmcf->argon2_m, 19456);
     ngx_conf_init_uint_value(xmcf->argon2_t, 2);

@@ -381,17 +381,18 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
     nref = 0;
 
     /*
-     * A row that SQS answered for and did not take is refused: its content
+     * A row that SQS refused as the sender's fault is refused: its content
      * is at fault (e.g. characters SQS does not allow), and after
      * xyz_outbox_max_attempts() refusals it is parked.  A row of a batch
-     * that failed as a whole (SQS down) is only failed and waits.
+     * that failed as a whole (SQS down), or that SQS failed on its side
+     * within a batch, is only failed and waits.
      */
 
     for (i = 0; i < b->n; i++) {
-        if (rc == NGX_OK && ok[i]) {
+        if (rc == NGX_OK && ok[i] == NGX_XYZ_SQS_SENT) {
             pp = ngx_sprintf(pp, "%s%L", npub++ ? "," : "", b->msg[i]->id);
 
-        } else if (rc == NGX_OK) {
+        } else if (rc == NGX_OK && ok[i] == NGX_XYZ_SQS_REFUSED) {
             rp = ngx_sprintf(rp, "%s%L", nref++ ? "," : "", b->msg[i]->id);
             nfail++;
 

@@ -24,6 +24,9 @@
 
 #define NGX_XYZ_PG_MSG_LEN      512
 
+/* how much longer than statement_timeout a statement is waited for */
+#define NGX_XYZ_PG_TIMEOUT_GRACE  1000
+
 
 struct ngx_xyz_pg_conn_s {
     ngx_xyz_pg_pool_t       *pool;
@@ -164,7 +167,8 @@ ngx_xyz_pg_conf_dsn(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf)
         }
     }
 
-    n += 4 + 1;
+    /* sslmode, gssencmode, application_name, client_encoding, options */
+    n += 5 + 1;
 
     conf->keywords = ngx_pcalloc(cf->pool, n * sizeof(char *));
     conf->values = ngx_pcalloc(cf->pool, n * sizeof(char *));
@@ -218,6 +222,58 @@ failed:
     PQconninfoFree(opts);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The server ends a statement at xyz_pg_query_timeout itself
+ * (statement_timeout in the connection's options), and so rolls it back:
+ * a closed connection alone does not stop a backend that waits for a lock,
+ * which then commits what the request was told had failed.  A DSN whose
+ * options set statement_timeout keeps its own.
+ */
+
+char *
+ngx_xyz_pg_conf_timeout(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf)
+{
+    size_t       len;
+    u_char      *p;
+    ngx_uint_t   i;
+    const char  *old;
+
+    if (conf->keywords == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    old = NULL;
+
+    for (i = 0; conf->keywords[i]; i++) {
+        if (ngx_strcmp(conf->keywords[i], "options") == 0) {
+            old = conf->values[i];
+            break;
+        }
+    }
+
+    if (old && ngx_strstr(old, "statement_timeout")) {
+        return NGX_CONF_OK;
+    }
+
+    len = (old ? ngx_strlen(old) + 1 : 0)
+          + sizeof("-c statement_timeout=") - 1 + NGX_INT_T_LEN + 1;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(p, "%s%s-c statement_timeout=%M%Z", old ? old : "",
+                old ? " " : "", conf->query_timeout);
+
+    /* a new one takes the slot kept free for it after the others */
+    conf->keywords[i] = "options";
+    conf->values[i] = (char *) p;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -893,7 +949,12 @@ ngx_xyz_pg_send(ngx_xyz_pg_conn_t *conn, ngx_xyz_pg_query_t *q)
     q->conn = conn;
     conn->query = q;
 
-    ngx_add_timer(&conn->timer, pool->conf->query_timeout);
+    /*
+     * The server's statement_timeout ends the statement first and answers;
+     * this timer only catches a server that does not answer at all.
+     */
+    ngx_add_timer(&conn->timer,
+                  pool->conf->query_timeout + NGX_XYZ_PG_TIMEOUT_GRACE);
 
     /* PQflush() runs on the write event, never inside the caller */
     ngx_xyz_pg_wait(conn, 1, 1);
@@ -1020,6 +1081,14 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
             ngx_log_error(NGX_LOG_ERR, q ? q->log : conn->pool->log, 0,
                           "xyz: PostgreSQL error %s: %s",
                           state ? state : "-", msg ? msg : "-");
+
+            /*
+             * query_canceled: statement_timeout (or an operator's cancel)
+             * rolled the statement back; a timeout, not a refusal
+             */
+            if (state && ngx_strcmp(state, "57014") == 0) {
+                rc = NGX_ETIMEDOUT;
+            }
         }
     }
 
@@ -1030,7 +1099,7 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
     if (q) {
         q->pool = NULL;
         q->conn = NULL;
-        q->handler(q, rc, res);
+        q->handler(q, rc, rc == NGX_ETIMEDOUT ? NULL : res);
     }
 
     if (res) {

@@ -69,6 +69,7 @@ struct ngx_xyz_pg_query_s {
 
 
 char *ngx_xyz_pg_conf_dsn(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf);
+char *ngx_xyz_pg_conf_timeout(ngx_conf_t *cf, ngx_xyz_pg_conf_t *conf);
 
 ngx_xyz_pg_pool_t *ngx_xyz_pg_pool_create(ngx_cycle_t *cycle,
     ngx_xyz_pg_conf_t *conf);

@@ -16,6 +16,7 @@
 static char *ngx_xyz_json_str(char *p, char *last, const char *s,
     size_t len);
 static const char *ngx_xyz_json_get_str(yajl_val obj, const char *key);
+static int ngx_xyz_json_is_true(yajl_val obj, const char *key);
 
 
 size_t
@@ -135,7 +136,7 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
     static const char  *succeeded[] = { "Successful", NULL };
     static const char  *failed[] = { "Failed", NULL };
 
-    memset(ok, 0, n);
+    memset(ok, NGX_XYZ_SQS_RETRY, n);
 
     if (err_size) {
         err[0] = '\0';
@@ -168,8 +169,8 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
         }
 
         for (j = 0; j < n; j++) {
-            if (m[j].id == id && !ok[j]) {
-                ok[j] = 1;
+            if (m[j].id == id && ok[j] != NGX_XYZ_SQS_SENT) {
+                ok[j] = NGX_XYZ_SQS_SENT;
                 sent++;
                 break;
             }
@@ -177,6 +178,33 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
     }
 
     list = yajl_tree_get(root, failed, yajl_t_array);
+
+    /*
+     * Only the sender's fault is a refusal that counts towards parking a
+     * row; SQS's own failures (InternalError, ServiceUnavailable) leave
+     * the entry to be sent again, however long they last.
+     */
+
+    for (k = 0; list && k < list->u.array.len; k++) {
+        entry = list->u.array.values[k];
+        s = ngx_xyz_json_get_str(entry, "Id");
+
+        if (s == NULL || !ngx_xyz_json_is_true(entry, "SenderFault")) {
+            continue;
+        }
+
+        id = strtoll(s, &end, 10);
+        if (*end != '\0') {
+            continue;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (m[j].id == id && ok[j] == NGX_XYZ_SQS_RETRY) {
+                ok[j] = NGX_XYZ_SQS_REFUSED;
+                break;
+            }
+        }
+    }
 
     if (list && list->u.array.len && err_size) {
         entry = list->u.array.values[0];
@@ -231,6 +259,27 @@ ngx_xyz_sqs_error(const char *json, char *err, size_t err_size)
              msg ? ": " : "", msg ? msg : "");
 
     yajl_tree_free(root);
+
+    return 0;
+}
+
+
+/* a key whose value is the JSON literal true (a string "true" is not) */
+
+static int
+ngx_xyz_json_is_true(yajl_val obj, const char *key)
+{
+    size_t  i;
+
+    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
+        return 0;
+    }
+
+    for (i = 0; i < obj->u.object.len; i++) {
+        if (strcmp(obj->u.object.keys[i], key) == 0) {
+            return YAJL_IS_TRUE(obj->u.object.values[i]);
+        }
+    }
 
     return 0;
 }

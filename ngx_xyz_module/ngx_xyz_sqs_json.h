@@ -38,12 +38,18 @@ int ngx_xyz_sqs_batch_json(char *out, size_t size, const char *queue_url,
     const ngx_xyz_sqs_msg_t *m, size_t n, int fifo);
 
 /*
- * Reads a SendMessageBatch answer: ok[i] becomes 1 for every id listed in
- * "Successful", 0 otherwise (listed in "Failed", or not at all: an entry
- * whose fate is not stated is treated as failed).  On the first failure
- * err receives its code and message.  Returns the number of entries sent,
- * or -1 when the text is not such an answer.
+ * Reads a SendMessageBatch answer: ok[i] becomes NGX_XYZ_SQS_SENT for every
+ * id listed in "Successful", NGX_XYZ_SQS_REFUSED for one listed in "Failed"
+ * with "SenderFault": true (its content is at fault), and NGX_XYZ_SQS_RETRY
+ * otherwise: a failure on SQS's side ("SenderFault": false) or an entry
+ * whose fate is not stated, which may succeed when sent again.  On the
+ * first failure err receives its code and message.  Returns the number of
+ * entries sent, or -1 when the text is not such an answer.
  */
+#define NGX_XYZ_SQS_REFUSED  0
+#define NGX_XYZ_SQS_SENT     1
+#define NGX_XYZ_SQS_RETRY    2
+
 int ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
     size_t n, unsigned char *ok, char *err, size_t err_size);
 

@@ -91,15 +91,26 @@ main(void)
                                  "\"42\",\"SenderFault\":false,\"Code\":"
                                  "\"InternalError\",\"Message\":\"try "
                                  "again\"}]}", m, 3, ok, err, sizeof(err));
-    ok(n == 2 && ok[0] == 1 && ok[1] == 0 && ok[2] == 1,
-       "a partial failure marks only the failed entry");
+    ok(n == 2 && ok[0] == NGX_XYZ_SQS_SENT && ok[1] == NGX_XYZ_SQS_RETRY
+       && ok[2] == NGX_XYZ_SQS_SENT,
+       "a partial failure on SQS's side marks only that entry, to retry");
     is_str(err, "InternalError: try again", "the failure's code and message");
 
     n = ngx_xyz_sqs_batch_result("{\"Successful\":[{\"Id\":\"41\"}],"
                                  "\"Failed\":[]}", m, 3, ok, err,
                                  sizeof(err));
-    ok(n == 1 && ok[0] && !ok[1] && !ok[2],
-       "entries missing from the answer count as failed");
+    ok(n == 1 && ok[0] == NGX_XYZ_SQS_SENT && ok[1] == NGX_XYZ_SQS_RETRY
+       && ok[2] == NGX_XYZ_SQS_RETRY,
+       "entries missing from the answer are sent again, not refused");
+
+    n = ngx_xyz_sqs_batch_result("{\"Successful\":[{\"Id\":\"41\"}],"
+                                 "\"Failed\":[{\"Id\":\"42\",\"SenderFault\":"
+                                 "true,\"Code\":\"InvalidMessageContents\"},"
+                                 "{\"Id\":\"43\",\"SenderFault\":\"true\"}]}",
+                                 m, 3, ok, err, sizeof(err));
+    ok(n == 1 && ok[1] == NGX_XYZ_SQS_REFUSED && ok[2] == NGX_XYZ_SQS_RETRY,
+       "only SenderFault true is a refusal (not the string \"true\")");
+    is_str(err, "InvalidMessageContents", "the refusal's code");
 
     ok(ngx_xyz_sqs_batch_result("<xml/>", m, 3, ok, err, sizeof(err)) == -1,
        "garbage is refused");
