@@ -170,6 +170,7 @@ _EOC_
     }
 
     location = /t { return 200 "ok\n"; }
+    location = /metrics { xyz_metrics; }
 _EOC_
     }
 });
@@ -301,9 +302,9 @@ my $list = ::admin_list('suppressed');
 Test::More::ok($list->{::addr('abuse')} && $list->{::addr('hard')} && !$list->{::addr('soft')},
                'the suppressed list has the bounced and the complaining address, not the soft bounce');
 --- request
-GET /t
---- response_body
-ok
+GET /metrics
+--- response_body_like
+# TYPE xyz_mail_suppressed gauge\nxyz_mail_suppressed\{kind="complaint"\} [1-9]\d*\nxyz_mail_suppressed\{kind="bounce"\} [1-9]
 --- no_error_log
 [error]
 
