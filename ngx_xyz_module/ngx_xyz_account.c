@@ -132,14 +132,16 @@ static const char  ngx_xyz_admin_sql[] =
     "  ($1 = 'all' OR ($1 IN ('pending','confirmed','disabled') AND "
     "   s.status = $1) OR ($1 = 'email_sent' AND s.email_sent) OR "
     "   ($1 = 'crm_synced' AND s.crm_synced) OR ($1 = 'dead' AND "
-    "   s.dead_lettered))) t "
+    "   s.dead_lettered) OR ($1 = 'suppressed' AND s.mail_suppressed))) t "
     "LEFT JOIN LATERAL (SELECT id, email, name, role, status, locale, "
-    "  created_at, email_sent, crm_synced, dead_lettered, outbox_parked "
+    "  created_at, email_sent, crm_synced, dead_lettered, outbox_parked, "
+    "  mail_suppressed, mail_suppressed_reason, mail_suppressed_at, "
+    "  mail_transient_bounces "
     "  FROM xyz_user_states s WHERE "
     "  ($1 = 'all' OR ($1 IN ('pending','confirmed','disabled') AND "
     "   s.status = $1) OR ($1 = 'email_sent' AND s.email_sent) OR "
     "   ($1 = 'crm_synced' AND s.crm_synced) OR ($1 = 'dead' AND "
-    "   s.dead_lettered)) "
+    "   s.dead_lettered) OR ($1 = 'suppressed' AND s.mail_suppressed)) "
     "  ORDER BY id DESC LIMIT $3::integer "
     "  OFFSET ($2::integer - 1) * $3::integer) u ON true";
 
@@ -648,7 +650,8 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
     static ngx_str_t  states[] = {
         ngx_string("all"), ngx_string("pending"), ngx_string("confirmed"),
         ngx_string("disabled"), ngx_string("email_sent"),
-        ngx_string("crm_synced"), ngx_string("dead"), ngx_null_string
+        ngx_string("crm_synced"), ngx_string("dead"),
+        ngx_string("suppressed"), ngx_null_string
     };
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -689,7 +692,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
         return ngx_xyz_reply_error(r, 422, "invalid_field", "state",
                                    "state is one of all, pending, "
                                    "confirmed, disabled, email_sent, "
-                                   "crm_synced, dead");
+                                   "crm_synced, dead, suppressed");
     }
 
     page = 1;

@@ -143,8 +143,9 @@ static ngx_uint_t ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome);
 
 static ngx_xyz_consumer_t  *ngx_xyz_consumers[NGX_XYZ_QUEUES];
 
+/* for an email, also whether its address is suppressed (sql/010) */
 static const char  ngx_xyz_begin_sql[] =
-    "SELECT xyz_delivery_begin($1::bigint, $2, $3::interval)";
+    "SELECT xyz_delivery_begin_checked($1::bigint, $2, $3::interval)";
 
 static const char  ngx_xyz_reserve_sql[] =
     "SELECT xyz_rate_reserve($1, $2::float8, $3::interval, $4::interval)";
@@ -681,6 +682,15 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
                             ? NGX_XYZ_M_DUPLICATE_EMAIL
                             : NGX_XYZ_M_DUPLICATE_CRM, 1);
+        job->outcome = NGX_XYZ_DUPLICATE;
+        ngx_xyz_job_finish(job);
+
+    } else if (ngx_strcmp(state, "suppressed") == 0) {
+        /* recorded with its reason by the query: deleted, never sent */
+        ngx_log_error(NGX_LOG_NOTICE, b->consumer->log, 0,
+                      "xyz: email of outbox row %L not sent: the address "
+                      "is suppressed (bounce or complaint)",
+                      job->msg->outbox_id);
         job->outcome = NGX_XYZ_DUPLICATE;
         ngx_xyz_job_finish(job);
 

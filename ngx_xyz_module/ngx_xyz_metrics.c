@@ -67,6 +67,11 @@ static const char  ngx_xyz_metrics_sql[] =
     "LEFT JOIN deliveries d ON d.kind = k.kind AND d.state = 'dead' "
     "GROUP BY k.kind "
     "UNION ALL "
+    "SELECT 'xyz_mail_suppressed', k.kind, count(m.reason)::float8 "
+    "FROM (VALUES ('bounce'), ('complaint')) k (kind) "
+    "LEFT JOIN mail_suppressions m ON m.reason = k.kind "
+    "GROUP BY k.kind "
+    "UNION ALL "
     "SELECT 'xyz_crm_breaker_open', 'crm', "
     "coalesce((SELECT (breaker_until IS NOT NULL)::int FROM rate_limits "
     "WHERE name = 'crm'), 0)::float8 "
@@ -86,6 +91,9 @@ static ngx_xyz_gauge_t  ngx_xyz_gauges[] = {
       "Deliveries given up for good (in the dead-letter queue)." },
     { "xyz_deliveries_sent_per_second",
       "Deliveries sent per second over the last ten seconds." },
+    { "xyz_mail_suppressed",
+      "Addresses no mail is sent to, by reason (SES bounces and "
+      "complaints)." },
     { "xyz_outbox_oldest_pending_seconds",
       "Age of the oldest unpublished outbox row." },
     { "xyz_outbox_parked",

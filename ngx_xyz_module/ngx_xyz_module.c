@@ -230,6 +230,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       0,
       NULL },
 
+    { ngx_string("xyz_ses_feedback_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_xyz_feedback_queue,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("xyz_public_url"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -727,6 +734,10 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_xyz_dispatch_init(cf, xmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_xyz_feedback_init_conf(cf, xmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1907,6 +1918,12 @@ ngx_xyz_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (xmcf->feedback_queue.len
+        && ngx_xyz_feedback_init_process(cycle, xmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -1923,6 +1940,7 @@ ngx_xyz_exit_process(ngx_cycle_t *cycle)
 
     ngx_xyz_session_exit_process();
     ngx_xyz_dispatch_exit_process();
+    ngx_xyz_feedback_exit_process();
     ngx_xyz_outbox_exit_process();
     ngx_xyz_curl_cleanup();
     ngx_xyz_aws_exit_process();

@@ -55,6 +55,8 @@ typedef struct {
     ngx_xyz_dispatch_conf_t  dispatch;
     ngx_str_t                crm_secret_file;
     ngx_str_t                crm_body_file;
+    ngx_str_t                feedback_queue;     /* SES bounces and
+                                                    complaints */
 
     /* accounts */
     ngx_uint_t               logins;             /* xyz_login, xyz_me */
@@ -170,6 +172,14 @@ ngx_int_t ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle,
     ngx_xyz_main_conf_t *xmcf);
 void ngx_xyz_dispatch_exit_process(void);
 char *ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc);
+
+/* ngx_xyz_feedback.c */
+
+char *ngx_xyz_feedback_queue(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_xyz_feedback_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf);
+ngx_int_t ngx_xyz_feedback_init_process(ngx_cycle_t *cycle,
+    ngx_xyz_main_conf_t *xmcf);
+void ngx_xyz_feedback_exit_process(void);
 
 /* ngx_xyz_aws.c */
 

@@ -37,6 +37,7 @@ declare -A SOURCES=(
     [template]="ngx_xyz_json.c ngx_xyz_template.c ngx_xyz_crm_json.c"
     [mime]="ngx_xyz_mime.c"
     [password]="ngx_xyz_password.c"
+    [ses]="ngx_xyz_json.c ngx_xyz_validate.c ngx_xyz_ses_json.c"
 )
 
 if ! command -v "$CC" >/dev/null 2>&1 \

@@ -15,6 +15,8 @@
 #   XYZ_SQS_ENDPOINT     SQS endpoint URL        [scripts/sqs.sh endpoint, when running]
 #   XYZ_SQS_EMAIL_QUEUE  URL of queue xyz-email  [scripts/sqs.sh queue-url xyz-email, ditto]
 #   XYZ_SQS_CRM_QUEUE    URL of queue xyz-crm    [scripts/sqs.sh queue-url xyz-crm, ditto]
+#   XYZ_SQS_FEEDBACK_QUEUE  URL of queue xyz-ses-feedback (SES bounces and
+#                        complaints)             [scripts/sqs.sh queue-url xyz-ses-feedback, ditto]
 #   XYZ_SMTP_URL  SMTP server, smtp://HOST:PORT [scripts/mail.sh smtp-url, when running]
 #   XYZ_MAIL_WEB  the mail catcher's web UI     [scripts/mail.sh web-url, ditto]
 #   XYZ_CRM_URL   CRM base URL, no trailing /   [scripts/crm.sh url, when running]
@@ -69,9 +71,10 @@ if [ -x "$REPO/scripts/sqs.sh" ] && "$REPO/scripts/sqs.sh" status >/dev/null 2>&
     : "${XYZ_SQS_CRM_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-crm)}"
     : "${XYZ_SQS_EMAIL_DLQ:=$("$REPO/scripts/sqs.sh" queue-url xyz-email-dlq)}"
     : "${XYZ_SQS_CRM_DLQ:=$("$REPO/scripts/sqs.sh" queue-url xyz-crm-dlq)}"
+    : "${XYZ_SQS_FEEDBACK_QUEUE:=$("$REPO/scripts/sqs.sh" queue-url xyz-ses-feedback)}"
 fi
 export XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE XYZ_SQS_EMAIL_DLQ \
-    XYZ_SQS_CRM_DLQ
+    XYZ_SQS_CRM_DLQ XYZ_SQS_FEEDBACK_QUEUE
 export XYZ_TEMPLATES="${XYZ_TEMPLATES:-$REPO/conf/templates}"
 export XYZ_PASSWORDS="${XYZ_PASSWORDS:-$REPO/conf/passwords/common.txt}"
 
@@ -123,7 +126,7 @@ perl -pe '
     s/\@XYZ_PASSWORDS\@/$ENV{XYZ_PASSWORDS}/g;
     s/\@XYZ_JWT_KEY\@/$ENV{XYZ_JWT_KEY}/g;
     for my $v (qw(XYZ_SQS_ENDPOINT XYZ_SQS_EMAIL_QUEUE XYZ_SQS_CRM_QUEUE
-                  XYZ_SQS_EMAIL_DLQ XYZ_SQS_CRM_DLQ
+                  XYZ_SQS_EMAIL_DLQ XYZ_SQS_CRM_DLQ XYZ_SQS_FEEDBACK_QUEUE
                   XYZ_SMTP_URL XYZ_MAIL_WEB XYZ_CRM_URL)) {
         s/\@$v\@/$ENV{$v}/g if defined $ENV{$v} && length $ENV{$v};
     }

@@ -16,8 +16,11 @@
 # "maxReceiveCount": N} with N = XYZ_SQS_MAX_RECEIVES (default 100: the
 # dispatcher dead-letters permanent failures itself, with their reason; the
 # redrive policy only catches what fails again and again, and an outage of
-# SMTP or the CRM must not push healthy mail there). Region us-east-1,
-# account 000000000000.
+# SMTP or the CRM must not push healthy mail there). xyz-ses-feedback (SES
+# bounces and complaints, as SNS delivers them; the dispatcher's
+# xyz_ses_feedback_queue) redrives to xyz-ses-feedback-dlq after
+# XYZ_SQS_FEEDBACK_MAX_RECEIVES (default 5) receives: a notification the
+# database keeps refusing. Region us-east-1, account 000000000000.
 #
 # The emulator listens on 127.0.0.1 only, on a free port chosen once and kept in
 # .run/sqs/port (reused while it is free, so that a stop and start keeps the endpoint
@@ -29,6 +32,7 @@
 set -euo pipefail
 
 MAX_RECEIVES="${XYZ_SQS_MAX_RECEIVES:-100}"
+FEEDBACK_MAX_RECEIVES="${XYZ_SQS_FEEDBACK_MAX_RECEIVES:-5}"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$REPO/.run/sqs"
@@ -38,7 +42,7 @@ LOG_FILE="$RUN/fauxqs.log"
 LAUNCHER="$REPO/scripts/sqs-emulator.mjs"
 ADDR=127.0.0.1
 REGION=us-east-1
-QUEUES=(xyz-email-dlq xyz-crm-dlq xyz-email xyz-crm)
+QUEUES=(xyz-email-dlq xyz-crm-dlq xyz-ses-feedback-dlq xyz-email xyz-crm xyz-ses-feedback)
 
 log() { echo "sqs: $*" >&2; }
 die() { echo "sqs: $*" >&2; exit 1; }
@@ -138,16 +142,18 @@ healthy() {
 # Create the queues (CreateQueue without attributes never conflicts with an existing
 # queue; the attributes are then set, so a queue changed by a test is put right).
 ensure_queues() {
-    local q url dlq_arn policy
+    local q url dlq_arn policy max
     for q in "${QUEUES[@]}"; do
         call CreateQueue "$(json_obj QueueName "$q")" >/dev/null
     done
-    for q in xyz-email xyz-crm; do
+    for q in xyz-email xyz-crm xyz-ses-feedback; do
         url="$(call GetQueueUrl "$(json_obj QueueName "$q")" | json_get QueueUrl)"
         dlq_arn="$(call GetQueueAttributes "$(perl -MJSON::PP -e '
             print encode_json({QueueUrl => $ARGV[0], AttributeNames => ["QueueArn"]})' \
             "$(queue_url "$q-dlq")")" | json_get Attributes QueueArn)"
-        policy="$(json_obj deadLetterTargetArn "$dlq_arn" maxReceiveCount "$MAX_RECEIVES")"
+        max="$MAX_RECEIVES"
+        [ "$q" = xyz-ses-feedback ] && max="$FEEDBACK_MAX_RECEIVES"
+        policy="$(json_obj deadLetterTargetArn "$dlq_arn" maxReceiveCount "$max")"
         call SetQueueAttributes "$(json_obj QueueUrl "$url" \
             Attributes.VisibilityTimeout 30 Attributes.RedrivePolicy "$policy")" >/dev/null
     done

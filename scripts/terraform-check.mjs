@@ -186,9 +186,14 @@ for (const q of ['email', 'crm']) {
     }
     dispWant.push(`sqs:SendMessage aws_sqs_queue.${q}_dlq.arn`);
 }
+// the SES feedback queue: read and deleted; SQS itself redrives it
+for (const a of ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage']) {
+    dispWant.push(`${a} aws_sqs_queue.ses_events.arn`);
+}
 dispWant.sort();
 check(JSON.stringify(disp) === JSON.stringify(dispWant),
-      'dispatcher task: receive/delete/change visibility on the queues, send to their DLQs only', disp.join('; '));
+      'dispatcher task: receive/delete/change visibility on the queues (and the SES feedback queue), send to their DLQs only',
+      disp.join('; '));
 const roles = (name) => refOf(conf.resource[`aws_iam_role_policy.${name}`]?.body.role);
 check(roles('web_task') === 'aws_iam_role.web_task.id'
       && refOf(conf.resource['aws_ecs_task_definition.web']?.body.task_role_arn) === 'aws_iam_role.web_task.arn',
@@ -228,7 +233,7 @@ check(db?.engine === 'postgres' && db?.storage_encrypted === true && db?.multi_a
 const queues = Object.entries(conf.resource).filter(([k]) => k.startsWith('aws_sqs_queue.'));
 check(queues.every(([, q]) => Boolean(q.body.kms_master_key_id)),
       `every queue (${queues.length}) is encrypted with KMS`);
-for (const q of ['email', 'crm']) {
+for (const q of ['email', 'crm', 'ses_events']) {
     check(new RegExp(`deadLetterTargetArn\\s*=\\s*aws_sqs_queue\\.${q}_dlq\\.arn`)
           .test(R(`aws_sqs_queue.${q}`)?.redrive_policy ?? ''),
           `the ${q} queue redrives to its DLQ`);

@@ -28,6 +28,8 @@ my %tests = (
     'test_csrf' => [ qw(ngx_xyz_csrf.c) ],
     'test_cookie' => [ qw(ngx_xyz_cookie.c) ],
     'test_json' => [ qw(ngx_xyz_json.c) ],
+    'test_ses_json' => [ qw(ngx_xyz_json.c ngx_xyz_validate.c
+                            ngx_xyz_ses_json.c) ],
 );
 
 for my $t (sort keys %tests) {

@@ -138,6 +138,7 @@ resource "aws_ecs_task_definition" "dispatcher" {
 
       environment = concat(local.common_environment, [
         { name = "XYZ_ROLE", value = "dispatcher" },
+        { name = "XYZ_SQS_FEEDBACK_QUEUE", value = aws_sqs_queue.ses_events.url },
         { name = "XYZ_SMTP_URL", value = "smtp://email-smtp.${var.region}.amazonaws.com:587" },
         { name = "XYZ_SMTP_STARTTLS", value = "on" },
         { name = "XYZ_MAIL_FROM", value = var.mail_from },

@@ -7,7 +7,8 @@
 #                         (the outbox relay; SendMessageBatch is covered by
 #                         it), and the key to encrypt their messages
 #   dispatcher task role  sqs:ReceiveMessage, DeleteMessage,
-#                         ChangeMessageVisibility on those two queues,
+#                         ChangeMessageVisibility on those two queues and
+#                         the SES events queue (bounces and complaints),
 #                         sqs:SendMessage on their dead-letter queues, the
 #                         key; the metrics log group (its collector)
 #   execution roles       pull the image, write the task's logs, read the
@@ -79,7 +80,11 @@ data "aws_iam_policy_document" "dispatcher_task" {
       "sqs:DeleteMessage",
       "sqs:ChangeMessageVisibility",
     ]
-    resources = [aws_sqs_queue.email.arn, aws_sqs_queue.crm.arn]
+    resources = [
+      aws_sqs_queue.email.arn,
+      aws_sqs_queue.crm.arn,
+      aws_sqs_queue.ses_events.arn,
+    ]
   }
 
   statement {

@@ -4,12 +4,14 @@ locals {
   partition  = data.aws_partition.current.partition
 
   queues = {
-    email = aws_sqs_queue.email
-    crm   = aws_sqs_queue.crm
+    email      = aws_sqs_queue.email
+    crm        = aws_sqs_queue.crm
+    ses_events = aws_sqs_queue.ses_events
   }
   dead_letter_queues = {
-    email = aws_sqs_queue.email_dlq
-    crm   = aws_sqs_queue.crm_dlq
+    email      = aws_sqs_queue.email_dlq
+    crm        = aws_sqs_queue.crm_dlq
+    ses_events = aws_sqs_queue.ses_events_dlq
   }
 
   # what xyz-entrypoint renders nginx.conf from (README "Container image")
