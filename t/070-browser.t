@@ -125,6 +125,8 @@ if ($ENV{TEST_NGINX_PG_DSN} =~ /\bport=(\d+)/) {
     mkdir "$prefix2/template" or die "$prefix2/template: $!";
     my $conf = slurp("$root/conf/dev.conf");
     $conf =~ s/^\s*xyz_dispatch\b[^;]*;\n//m or die "no xyz_dispatch in dev.conf\n";
+    # the feedback consumer is part of the dispatcher
+    $conf =~ s/^\s*xyz_ses_feedback_queue\b[^;]*;\n//m;
     $conf =~ s/^(\s*)(xyz_pg_pool_size\b[^;]*;\n)/$1$2$1xyz_pg_backoff 100ms 500ms;\n/m
         or die "no xyz_pg_pool_size in dev.conf\n";
     for (['dev.conf', $conf],
