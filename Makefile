@@ -3,6 +3,7 @@
 #   make            build the module (build/ngx_xyz_module.so)
 #   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
 #   make test       run the test suites against a fresh database
+#   make test-asan  the suites against nginx and the module built with ASan+UBSan
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
@@ -16,7 +17,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
+.PHONY: test-asan fuzz bench-sqs all build run test bench bench-crm screenshots deps clean pg-start pg-stop migrate
 
 all: build
 
@@ -60,3 +61,6 @@ pg-stop:
 
 migrate:
 	scripts/migrate.sh
+
+test-asan:
+	scripts/test-asan.sh

@@ -44,6 +44,7 @@ BEGIN {
 }
 
 use XyzSqs;
+use XyzTest ();
 
 my ($module) = split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
 my $nginx = $ENV{TEST_NGINX_BINARY};
@@ -199,5 +200,6 @@ is($node_status, 0, 'node --test exited 0') or diag("node exit status $node_stat
 stop_nginx();
 my $log = slurp("$prefix/logs/error.log");
 unlike($log, qr/exited on signal|\[emerg\]/, 'no worker crashed');
+XyzTest::check_sanitizer_reports("$prefix/logs/sanitizer", 'nginx with conf/dev.conf');
 
 done_testing();

@@ -90,6 +90,7 @@ our $NginxVersion;          # canonical form, e.g. 1.022001
 our $ErrLogFilePos = 0;
 our $RandPorts = {};        # $TEST_NGINX_RAND_PORT_N values of the block
 our $ChildPid;              # the nginx (or valgrind) child process
+our $CurrentBlockName;      # for reports found when nginx stops
 our $ConfigBlock;           # last block that had a --- config section
 my  $MainPid = $$;
 
@@ -473,6 +474,7 @@ sub stop_nginx () {
     waitpid($ChildPid, 0) if $ChildPid;
     undef $ChildPid;
     unlink $PidFile if -f $PidFile;
+    check_sanitizer_output($CurrentBlockName // $0);   # leaks show at exit
 }
 
 sub nginx_running () {
@@ -525,6 +527,30 @@ sub check_valgrind_output ($) {
     Test::More::fail("$name - valgrind reported errors");
 }
 
+# Sanitizer reports (ASan, LSan, UBSan) that nginx wrote into
+# $LogDir/sanitizer/ (scripts/sanitizer-nginx sets log_path there): printed as
+# a diagnostic and counted as one failed test, then removed so that each is
+# reported once. Checked after each block and whenever nginx stops.
+sub check_sanitizer_output ($) {
+    my $name = shift;
+    my $dir = "$LogDir/sanitizer";
+    opendir my $dh, $dir or return;
+    my @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+    closedir $dh;
+    return unless @files;
+    my $report = '';
+    for my $f (@files) {
+        if (open my $in, '<', "$dir/$f") {
+            local $/;
+            $report .= "--- $f\n" . (<$in> // '');
+            close $in;
+        }
+        unlink "$dir/$f";
+    }
+    Test::More::diag($report);
+    Test::More::fail("$name - sanitizer reported errors");
+}
+
 # ---- skipping ------------------------------------------------------------------------
 
 # Returns (number of tests to skip, reason) when the block must be skipped.
@@ -573,6 +599,7 @@ sub run_test ($) {
     local $RandPorts = {};
     local $LogLevel = trim($block->log_level) || $LogLevel;
     local $UseValgrind = defined $block->must_die ? undef : $UseValgrind;
+    $CurrentBlockName = $name;
 
     if (my ($n, $reason) = skip_info($block)) {
         SKIP: { Test::More::skip("$name - $reason", $n * $RepeatEach) }
@@ -625,6 +652,7 @@ sub run_test ($) {
         stop_nginx();
         check_valgrind_output($name);
     }
+    check_sanitizer_output($name);
 }
 
 # --- must_die: nginx must fail to start; stderr goes to the error log too.
@@ -654,6 +682,7 @@ sub run_must_die ($) {
             warn "WARNING: $name - nginx must die but it does not; stopping it\n";
             stop_nginx();
         }
+        check_sanitizer_output($name);
     }
 }
 
