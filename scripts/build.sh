@@ -12,8 +12,9 @@
 #
 # XYZ_SANITIZE=address,undefined (any -fsanitize= list): nginx itself and the
 # module, both compiled and linked with -fsanitize=LIST, from the full nginx
-# sources of Debian's version (NGINX_SRC, default build/nginx-VERSION) with
-# Debian's configure flags, for `make test-asan` (scripts/test-asan.sh).
+# sources of Debian's version (NGINX_SRC, default build/nginx-VERSION, fetched
+# from nginx.org and checked when missing) with Debian's configure flags, for
+# `make test-asan` (scripts/test-asan.sh).
 #   result: build/asan/nginx  build/asan/ngx_xyz_module.so
 #
 # configure runs again only when the module's `config`, the nginx sources or the
@@ -64,6 +65,23 @@ if [ -n "${XYZ_SANITIZE:-}" ]; then
     fi
     VER="$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$DEBSRC/src/core/nginx.h")"
     SRC="${NGINX_SRC:-$REPO/build/nginx-$VER}"
+    # The release tarball of Debian's version, checked against the hash that
+    # Debian's own source package records for nginx_$VER.orig.tar.gz.
+    case "$VER" in
+        1.22.1) SHA=9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31 ;;
+        *) SHA="" ;;
+    esac
+    if [ -z "${NGINX_SRC:-}" ] && [ ! -f "$SRC/src/core/nginx.c" ] && [ -n "$SHA" ]; then
+        echo "build: fetching nginx-$VER.tar.gz from nginx.org"
+        tgz="$REPO/build/nginx-$VER.tar.gz"
+        if curl -sSfL --max-time 60 -o "$tgz.tmp" "https://nginx.org/download/nginx-$VER.tar.gz" \
+                && echo "$SHA  $tgz.tmp" | sha256sum -c --quiet -; then
+            tar -xzf "$tgz.tmp" -C "$REPO/build/"
+        else
+            echo "build: could not fetch nginx-$VER.tar.gz (or its hash differs)" >&2
+        fi
+        rm -f "$tgz.tmp"
+    fi
     if [ ! -f "$SRC/src/core/nginx.c" ]; then
         cat >&2 <<END
 build: XYZ_SANITIZE needs the full nginx $VER sources (Debian's nginx-dev has only

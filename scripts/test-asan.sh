@@ -18,9 +18,10 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 export XYZ_SANITIZE="${XYZ_SANITIZE:-address,undefined}"
+# the defaults of scripts/sanitizer-nginx, which adds the suppression files
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$REPO/t/lsan.suppress:print_suppressions=0}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-print_suppressions=0}"
 
 start=$(date +%s)
 status=0

@@ -230,15 +230,32 @@ sub stop_instance {
 }
 
 # Reports of the sanitizer build (scripts/sanitizer-nginx writes them into
-# PREFIX/logs/sanitizer/) of an nginx that a suite runs itself: one failed
-# test with the reports as its diagnostic.
+# PREFIX/logs/sanitizer/; UBSan into the error log) of an nginx that a suite
+# runs itself: one failed test with the reports as its diagnostic.
 sub check_sanitizer_reports {
     my ($dir, $what) = @_;
-    opendir my $dh, $dir or return;
-    my @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
-    closedir $dh;
-    return unless @files;
     my $report = '';
+    # UBSan writes to stderr, which nginx points at its error log
+    (my $logs = $dir) =~ s{/sanitizer/?\z}{};
+    for my $log ("$logs/error.log", "$logs/stderr.log") {
+        open my $in, '<', $log or next;
+        my $in_report = 0;
+        while (my $line = <$in>) {
+            if ($line =~ /: runtime error: /) {
+                $in_report = 1;
+            } elsif ($in_report && $line !~ /^\s+#\d+ /) {
+                $in_report = 0;
+            }
+            $report .= $line if $in_report;
+        }
+        close $in;
+    }
+    my @files;
+    if (opendir my $dh, $dir) {
+        @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+        closedir $dh;
+    }
+    return if !@files && $report eq '';
     for my $f (@files) {
         open my $in, '<', "$dir/$f" or next;
         local $/;

@@ -527,18 +527,46 @@ sub check_valgrind_output ($) {
     Test::More::fail("$name - valgrind reported errors");
 }
 
-# Sanitizer reports (ASan, LSan, UBSan) that nginx wrote into
-# $LogDir/sanitizer/ (scripts/sanitizer-nginx sets log_path there): printed as
+# Sanitizer reports (ASan, LSan) that nginx wrote into $LogDir/sanitizer/
+# (scripts/sanitizer-nginx sets log_path there), and UBSan's in the error
+# log or nginx's stderr: printed as
 # a diagnostic and counted as one failed test, then removed so that each is
 # reported once. Checked after each block and whenever nginx stops.
+our %SanitizerLogPos;        # error log and stderr: bytes already scanned
+
 sub check_sanitizer_output ($) {
     my $name = shift;
     my $dir = "$LogDir/sanitizer";
-    opendir my $dh, $dir or return;
-    my @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
-    closedir $dh;
-    return unless @files;
     my $report = '';
+
+    # UBSan (gcc's libubsan, a runtime apart from libasan) ignores log_path
+    # and writes to stderr, which nginx points at its error log: its
+    # "runtime error:" lines and their stacks are taken from there.
+    for my $log ($ErrLogFile, "$LogDir/stderr.log") {
+        open my $in, '<', $log or next;
+        my $pos = $SanitizerLogPos{$log} // 0;
+        $pos = 0 if $pos > -s $in;          # a new server root
+        seek $in, $pos, 0;
+        my $in_report = 0;
+        while (my $line = <$in>) {
+            if ($line =~ /: runtime error: /) {
+                $in_report = 1;
+            } elsif ($in_report && $line !~ /^\s+#\d+ /) {
+                $in_report = 0;
+            }
+            $report .= $line if $in_report;
+        }
+        $SanitizerLogPos{$log} = tell $in;
+        close $in;
+    }
+    $report = "--- UBSan in the error log\n$report" if $report ne '';
+
+    my @files;
+    if (opendir my $dh, $dir) {
+        @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+        closedir $dh;
+    }
+    return if !@files && $report eq '';
     for my $f (@files) {
         if (open my $in, '<', "$dir/$f") {
             local $/;
