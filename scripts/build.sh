@@ -13,7 +13,8 @@
 # XYZ_SANITIZE=address,undefined (any -fsanitize= list): nginx itself and the
 # module, both compiled and linked with -fsanitize=LIST, from the full nginx
 # sources of Debian's version (NGINX_SRC, default build/nginx-VERSION, fetched
-# from nginx.org and checked when missing) with Debian's configure flags, for
+# from nginx.org and checked when missing) with the static modules of Debian's
+# /usr/sbin/nginx, for
 # `make test-asan` (scripts/test-asan.sh).
 #   result: build/asan/nginx  build/asan/ngx_xyz_module.so
 #
@@ -100,8 +101,16 @@ END
     # -O1 keeps the reports' stacks readable; the module's -Werror stays on.
     # NGX_DEBUG_PALLOC: every pool allocation is its own malloc, so that ASan
     # sees an overrun of a pool allocation, not just of a whole pool block.
-    FLAGS=("${NGX_CONF_FLAGS[@]}"
-           "--with-cc-opt=-fsanitize=$XYZ_SANITIZE -fno-omit-frame-pointer -g -O1 -DNGX_DEBUG_PALLOC=1"
+    # conf_flags is the subset that module compatibility needs; Debian's binary
+    # also has static modules (sub, gzip_static, ...) that configurations use.
+    # Its dynamic ones, mail and stream are left out.
+    mapfile -t STATIC < <(/usr/sbin/nginx -V 2>&1 | tr ' ' '\n' \
+        | grep -E '^--with-[a-z0-9_]+_module$' | grep -vE '^--with-(mail|stream)' || true)
+    FLAGS=("${NGX_CONF_FLAGS[@]}")
+    for f in "${STATIC[@]}"; do
+        case " ${FLAGS[*]} " in *" $f "*) ;; *) FLAGS+=("$f") ;; esac
+    done
+    FLAGS+=("--with-cc-opt=-fsanitize=$XYZ_SANITIZE -fno-omit-frame-pointer -g -O1 -DNGX_DEBUG_PALLOC=1"
            "--with-ld-opt=-fsanitize=$XYZ_SANITIZE")
 fi
 
