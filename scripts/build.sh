@@ -98,9 +98,6 @@ END
     source "$DEBSRC/conf_flags"        # Debian's own configure flags
     OUT="$REPO/build/asan"
     WORK="$OUT/nginx-src"
-    # -O1 keeps the reports' stacks readable; the module's -Werror stays on.
-    # NGX_DEBUG_PALLOC: every pool allocation is its own malloc, so that ASan
-    # sees an overrun of a pool allocation, not just of a whole pool block.
     # conf_flags is the subset that module compatibility needs; Debian's binary
     # also has static modules (sub, gzip_static, ...) that configurations use.
     # Its dynamic ones, mail and stream are left out.
@@ -110,6 +107,9 @@ END
     for f in "${STATIC[@]}"; do
         case " ${FLAGS[*]} " in *" $f "*) ;; *) FLAGS+=("$f") ;; esac
     done
+    # -O1 keeps the reports' stacks readable; the module's -Werror stays on.
+    # NGX_DEBUG_PALLOC: every pool allocation is its own malloc, so that ASan
+    # sees an overrun of a pool allocation, not just of a whole pool block.
     FLAGS+=("--with-cc-opt=-fsanitize=$XYZ_SANITIZE -fno-omit-frame-pointer -g -O1 -DNGX_DEBUG_PALLOC=1"
            "--with-ld-opt=-fsanitize=$XYZ_SANITIZE")
 fi
