@@ -30,7 +30,7 @@ if [ ! -f "$REPO/config" ]; then
     exit 1
 fi
 
-if [ -n "${NGINX_SRC:-}" ]; then
+if [ -n "${NGINX_SRC:-}" ] && [ -z "${XYZ_SANITIZE:-}" ]; then
     SRC="$(cd "$NGINX_SRC" && pwd)"
     OUT="$REPO/build/upstream"
     FLAGS=(--with-compat --with-threads)
