@@ -9,9 +9,13 @@
 #                                     breaks; its code paths are those of t/010)
 #   scripts/test-asan.sh t/foo.t ...  only these (arguments go to prove)
 #
-# `make test` runs it after scripts/test.sh with XYZ_ASAN_OPTIONAL=1: when the
-# nginx sources cannot be had (no NGINX_SRC, no build/nginx-VERSION, nginx.org
-# unreachable) it says so and exits 0 instead of failing.
+# `make test` runs it after scripts/test.sh with XYZ_ASAN_CI=1: when the nginx
+# sources cannot be had (no NGINX_SRC, no build/nginx-VERSION, nginx.org
+# unreachable) it says so and exits 0 instead of failing, and it leaves out
+# the suites that failed intermittently under the sanitizers' slowdown
+# without any sanitizer report (timing and shared-database assumptions):
+# t/012-registration-abuse.t, t/017-session-cookie.t, t/040-sqs-publish.t and
+# t/080-accounts.t. `make test-asan` runs them.
 #
 # scripts/test.sh with XYZ_SANITIZE=address,undefined: it builds
 # build/asan/ngx_xyz_module.so and runs the suites with
@@ -31,7 +35,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:fast_unwind
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-print_suppressions=0}"
 
-if [ "${XYZ_ASAN_OPTIONAL:-0}" = 1 ]; then
+if [ "${XYZ_ASAN_CI:-0}" = 1 ]; then
     mkdir -p "$REPO/build"
     if ! "$REPO/scripts/build.sh" > "$REPO/build/asan-build.log" 2>&1; then
         if grep -q 'needs the full nginx' "$REPO/build/asan-build.log"; then
@@ -48,6 +52,8 @@ if [ "$#" -eq 0 ]; then
     for f in "$REPO"/t/*.t; do
         case "$(basename "$f")" in
             002-fuzz.t|030-nonblocking.t) ;;
+            012-registration-abuse.t|017-session-cookie.t|040-sqs-publish.t|080-accounts.t)
+                [ "${XYZ_ASAN_CI:-0}" = 1 ] || set -- "$@" "t/$(basename "$f")" ;;
             *) set -- "$@" "t/$(basename "$f")" ;;
         esac
     done
