@@ -2,8 +2,8 @@
 #
 #   make            build the module (build/ngx_xyz_module.so)
 #   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
-#   make test       run the test suites against a fresh database, then most
-#                   of them again under the sanitizers (test-asan, XYZ_ASAN_CI)
+#   make test       run the test suites against a fresh database, then again
+#                   under the sanitizers (test-asan, XYZ_ASAN_CI)
 #   make test-asan  the suites against nginx and the module built with ASan+UBSan
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
