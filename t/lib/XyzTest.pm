@@ -259,10 +259,21 @@ sub check_sanitizer_reports {
     for my $f (@files) {
         open my $in, '<', "$dir/$f" or next;
         local $/;
-        $report .= "--- $f\n" . (<$in> // '');
+        my $text = <$in> // '';
         close $in;
         unlink "$dir/$f";
+        # LeakSanitizer's own failure at exit, no finding (as in t/lib's
+        # runner, Test::Nginx::Util::lsan_could_not_check)
+        if ($text =~ /LeakSanitizer has encountered a fatal error/
+            && $text !~ /ERROR: (?:AddressSanitizer|LeakSanitizer: detected)|runtime error:/)
+        {
+            warn "WARNING: $what - LeakSanitizer could not check one process "
+                 . "at its exit:\n$text";
+            next;
+        }
+        $report .= "--- $f\n$text";
     }
+    return if $report eq '';
     Test::More::diag($report);
     Test::More::fail("$what - sanitizer reported errors");
 }
