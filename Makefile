@@ -2,7 +2,9 @@
 #
 #   make            build the module (build/ngx_xyz_module.so)
 #   make run        run nginx + PostgreSQL locally (Ctrl-C stops both)
-#   make test       run the test suites against a fresh database
+#   make test       run the test suites against a fresh database, then a chosen
+#                   set of them under the sanitizers (test-asan, XYZ_ASAN_CI)
+#   make test-asan  every suite against nginx and the module built with ASan+UBSan
 #   make test-faults  faults under load: every fault kind five times, the table
 #   make bench      run the benchmarks
 #   make bench-crm  the CRM drain benchmark: three dispatchers, the fake CRM's rate cap
@@ -21,7 +23,7 @@
 # NGINX_SRC=/path/to/nginx-x.y.z make build   builds against upstream sources instead
 # (output in build/upstream/).
 
-.PHONY: all build run test test-faults bench bench-sqs bench-crm bench-cluster \
+.PHONY: all build run test test-asan test-faults bench bench-sqs bench-crm bench-cluster \
 	bench-journey bench-open fuzz image screenshots deps clean pg-start pg-stop \
 	migrate
 
@@ -35,6 +37,7 @@ run:
 
 test:
 	scripts/test.sh
+	XYZ_ASAN_CI=1 scripts/test-asan.sh
 
 test-faults:
 	scripts/test-faults.sh
@@ -83,3 +86,6 @@ pg-stop:
 
 migrate:
 	scripts/migrate.sh
+
+test-asan:
+	scripts/test-asan.sh

@@ -24,6 +24,9 @@
 #   TEST_NGINX_CRM_URL=http://127.0.0.1:PORT (the fake CRM, no trailing slash)
 #   TEST_NGINX_CRM_ADMIN=http://127.0.0.1:PORT/_admin (its admin API)
 # With XYZ_DATABASE_URL set, that database is migrated and used as is (not recreated).
+# With XYZ_SANITIZE set (e.g. address,undefined; scripts/test-asan.sh does it), the
+# module and nginx itself are built with those sanitizers (build/asan/, see
+# scripts/build.sh) and the suites run them (TEST_NGINX_BINARY=scripts/sanitizer-nginx).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -108,8 +111,13 @@ TEST_NGINX_CRM_ADMIN="$("$S/crm.sh" admin-url)"
 export TEST_NGINX_SMTP_URL TEST_NGINX_MAILDEV_API TEST_NGINX_CRM_URL TEST_NGINX_CRM_ADMIN
 
 export PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
-export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
-export TEST_NGINX_LOAD_MODULES="$REPO/build/ngx_xyz_module.so"
+if [ -n "${XYZ_SANITIZE:-}" ]; then
+    export TEST_NGINX_BINARY="$S/sanitizer-nginx"
+    export TEST_NGINX_LOAD_MODULES="$REPO/build/asan/ngx_xyz_module.so"
+else
+    export TEST_NGINX_BINARY="${TEST_NGINX_BINARY:-/usr/sbin/nginx}"
+    export TEST_NGINX_LOAD_MODULES="$REPO/build/ngx_xyz_module.so"
+fi
 export TEST_NGINX_PG_DSN="$DSN"
 export XYZ_ROOT="$REPO"
 export XYZ_PGDATA

@@ -46,6 +46,7 @@ BEGIN {
 }
 
 use XyzSqs;
+use XyzTest ();
 
 my ($module) = split ' ', $ENV{TEST_NGINX_LOAD_MODULES};
 my $nginx = $ENV{TEST_NGINX_BINARY};
@@ -269,6 +270,7 @@ stop_nginx();
 for my $pfx (grep { defined } $prefix, $prefix2) {
     my $log = slurp("$pfx/logs/error.log");
     unlike($log, qr/exited on signal|\[emerg\]/, "no worker crashed ($pfx)");
+    XyzTest::check_sanitizer_reports("$pfx/logs/sanitizer", "nginx in $pfx");
 }
 
 done_testing();

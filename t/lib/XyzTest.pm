@@ -207,15 +207,75 @@ _EOC_
 sub stop_instance {
     my ($h) = @_;
     return '' if $h->{stopped}++;
+    my $pid;
+    if (open my $pf, '<', "$h->{dir}/logs/nginx.pid") {
+        ($pid) = (<$pf> // '') =~ /(\d+)/;
+    }
     system($h->{bin}, '-p', "$h->{dir}/", '-c', "$h->{dir}/conf/nginx.conf",
            '-s', 'quit');
     for (1 .. 50) {
         last unless -e "$h->{dir}/logs/nginx.pid";
         Time::HiRes::sleep(0.1);
     }
+    # the master removes its pid file before it exits (and before a leak
+    # check at exit writes its report)
+    for (1 .. 50) {
+        last unless $pid && kill 0, $pid;
+        Time::HiRes::sleep(0.1);
+    }
+    check_sanitizer_reports("$h->{dir}/logs/sanitizer", 'the second nginx');
     open my $fh, '<', "$h->{dir}/logs/error.log" or return '';
     local $/;
     return scalar <$fh>;
+}
+
+# Reports of the sanitizer build (scripts/sanitizer-nginx writes them into
+# PREFIX/logs/sanitizer/; UBSan into the error log) of an nginx that a suite
+# runs itself: one failed test with the reports as its diagnostic.
+sub check_sanitizer_reports {
+    my ($dir, $what) = @_;
+    my $report = '';
+    # UBSan writes to stderr, which nginx points at its error log
+    (my $logs = $dir) =~ s{/sanitizer/?\z}{};
+    for my $log ("$logs/error.log", "$logs/stderr.log") {
+        open my $in, '<', $log or next;
+        my $in_report = 0;
+        while (my $line = <$in>) {
+            if ($line =~ /: runtime error: /) {
+                $in_report = 1;
+            } elsif ($in_report && $line !~ /^\s+#\d+ /) {
+                $in_report = 0;
+            }
+            $report .= $line if $in_report;
+        }
+        close $in;
+    }
+    my @files;
+    if (opendir my $dh, $dir) {
+        @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+        closedir $dh;
+    }
+    return if !@files && $report eq '';
+    for my $f (@files) {
+        open my $in, '<', "$dir/$f" or next;
+        local $/;
+        my $text = <$in> // '';
+        close $in;
+        unlink "$dir/$f";
+        # LeakSanitizer's own failure at exit, no finding (as in t/lib's
+        # runner, Test::Nginx::Util::lsan_could_not_check)
+        if ($text =~ /LeakSanitizer has encountered a fatal error/
+            && $text !~ /ERROR: (?:AddressSanitizer|LeakSanitizer: detected)|runtime error:/)
+        {
+            warn "WARNING: $what - LeakSanitizer could not check one process "
+                 . "at its exit:\n$text";
+            next;
+        }
+        $report .= "--- $f\n$text";
+    }
+    return if $report eq '';
+    Test::More::diag($report);
+    Test::More::fail("$what - sanitizer reported errors");
 }
 
 END {

@@ -90,6 +90,7 @@ our $NginxVersion;          # canonical form, e.g. 1.022001
 our $ErrLogFilePos = 0;
 our $RandPorts = {};        # $TEST_NGINX_RAND_PORT_N values of the block
 our $ChildPid;              # the nginx (or valgrind) child process
+our $CurrentBlockName;      # for reports found when nginx stops
 our $ConfigBlock;           # last block that had a --- config section
 my  $MainPid = $$;
 
@@ -473,6 +474,7 @@ sub stop_nginx () {
     waitpid($ChildPid, 0) if $ChildPid;
     undef $ChildPid;
     unlink $PidFile if -f $PidFile;
+    check_sanitizer_output($CurrentBlockName // $0);   # leaks show at exit
 }
 
 sub nginx_running () {
@@ -525,6 +527,76 @@ sub check_valgrind_output ($) {
     Test::More::fail("$name - valgrind reported errors");
 }
 
+# Sanitizer reports (ASan, LSan) that nginx wrote into $LogDir/sanitizer/
+# (scripts/sanitizer-nginx sets log_path there), and UBSan's in the error
+# log or nginx's stderr: printed as
+# a diagnostic and counted as one failed test, then removed so that each is
+# reported once. Checked after each block and whenever nginx stops.
+our %SanitizerLogPos;        # error log and stderr: bytes already scanned
+
+sub check_sanitizer_output ($) {
+    my $name = shift;
+    my $dir = "$LogDir/sanitizer";
+    my $report = '';
+
+    # UBSan (gcc's libubsan, a runtime apart from libasan) ignores log_path
+    # and writes to stderr, which nginx points at its error log: its
+    # "runtime error:" lines and their stacks are taken from there.
+    for my $log ($ErrLogFile, "$LogDir/stderr.log") {
+        open my $in, '<', $log or next;
+        my $pos = $SanitizerLogPos{$log} // 0;
+        $pos = 0 if $pos > -s $in;          # a new server root
+        seek $in, $pos, 0;
+        my $in_report = 0;
+        while (my $line = <$in>) {
+            if ($line =~ /: runtime error: /) {
+                $in_report = 1;
+            } elsif ($in_report && $line !~ /^\s+#\d+ /) {
+                $in_report = 0;
+            }
+            $report .= $line if $in_report;
+        }
+        $SanitizerLogPos{$log} = tell $in;
+        close $in;
+    }
+    $report = "--- UBSan in the error log\n$report" if $report ne '';
+
+    my @files;
+    if (opendir my $dh, $dir) {
+        @files = sort grep { !/^\./ && -f "$dir/$_" } readdir $dh;
+        closedir $dh;
+    }
+    return if !@files && $report eq '';
+    for my $f (@files) {
+        if (open my $in, '<', "$dir/$f") {
+            local $/;
+            my $text = <$in> // '';
+            close $in;
+            if (lsan_could_not_check($text)) {
+                warn "WARNING: $name - LeakSanitizer could not check one "
+                     . "process at its exit:\n$text";
+            } else {
+                $report .= "--- $f\n$text";
+            }
+        }
+        unlink "$dir/$f";
+    }
+    return if $report eq '';
+    Test::More::diag($report);
+    Test::More::fail("$name - sanitizer reported errors");
+}
+
+# LeakSanitizer's own failure at a process's exit ("Tracer caught signal 11",
+# "LeakSanitizer has encountered a fatal error"), with no report of any
+# sanitizer: that process's leaks went unchecked, which is worth a warning
+# but is no finding. It happens when nginx exits while a thread-pool thread
+# is still inside pthread_exit().
+sub lsan_could_not_check ($) {
+    my $text = shift;
+    return $text =~ /LeakSanitizer has encountered a fatal error/
+        && $text !~ /ERROR: (?:AddressSanitizer|LeakSanitizer: detected)|runtime error:/;
+}
+
 # ---- skipping ------------------------------------------------------------------------
 
 # Returns (number of tests to skip, reason) when the block must be skipped.
@@ -573,6 +645,7 @@ sub run_test ($) {
     local $RandPorts = {};
     local $LogLevel = trim($block->log_level) || $LogLevel;
     local $UseValgrind = defined $block->must_die ? undef : $UseValgrind;
+    $CurrentBlockName = $name;
 
     if (my ($n, $reason) = skip_info($block)) {
         SKIP: { Test::More::skip("$name - $reason", $n * $RepeatEach) }
@@ -625,6 +698,7 @@ sub run_test ($) {
         stop_nginx();
         check_valgrind_output($name);
     }
+    check_sanitizer_output($name);
 }
 
 # --- must_die: nginx must fail to start; stderr goes to the error log too.
@@ -632,6 +706,10 @@ sub run_must_die ($) {
     my $block = shift;
     my $name = $block->name;
     my $must_die = trim($block->must_die);
+    # nginx that fails to start returns from main() without freeing what it
+    # read; under a sanitizer build that is no leak worth a report
+    local $ENV{ASAN_OPTIONS} = join ':', grep { $_ ne '' }
+        $ENV{ASAN_OPTIONS} // '', 'detect_leaks=0';
 
     $ErrLogFilePos = 0;
     for my $i (0 .. $RepeatEach - 1) {
@@ -654,6 +732,7 @@ sub run_must_die ($) {
             warn "WARNING: $name - nginx must die but it does not; stopping it\n";
             stop_nginx();
         }
+        check_sanitizer_output($name);
     }
 }
 
