@@ -405,7 +405,6 @@ run_vectors(void)
     int                       dates_once;
     size_t                    i, k;
     char                      name[160], line[4096], want[4096], got[4096];
-    const char               *signed_headers, *last;
     const vector_t           *v;
     struct curl_slist        *h;
 
@@ -428,17 +427,7 @@ run_vectors(void)
             h = curl_slist_append(h, line);
         }
 
-        last = strrchr(v->creq, '\n');
-        for (signed_headers = last; signed_headers[-1] != '\n';
-             signed_headers--)
-        {
-            /* void */
-        }
-
-        snprintf(want, sizeof(want), "AWS4-HMAC-SHA256 Credential=" KEY_ID
-                 "/" SCOPE ", SignedHeaders=%.*s, Signature=%s",
-                 (int) (last - signed_headers), signed_headers,
-                 v->signature);
+        vector_authorization(v, want, sizeof(want));
 
         snprintf(name, sizeof(name), "%s", v->name);
 
