@@ -72,6 +72,11 @@ const options = [
                'dispatcher 2 × (0,5 vCPU, 1 GB)': 2 * task(0.5, 1),
                'ALB + 2 IPv4': alb() },
       staging: stagingDb + task(0.5, 1) },
+    // the same, when XYZ receives the code built and tested: what is left
+    // is the hours to production of the document's section 7 (training of
+    // a second maintainer included)
+    { id: 'a′', name: 'Este módulo, con el código entregado', build: [188, 328], ops: [4, 8],
+      infra: null, staging: null },
     { id: 'b', name: 'Propuesta inicial en EKS', build: [400, 600], ops: [15, 30],
       infra: { 'EKS': P.eksH * H,
                '2 × m7g.large + 40 GB EBS': 2 * P.m7gLargeH * H + 40 * P.ebsGp3Gb,
@@ -109,6 +114,10 @@ const usd = (x) => 'US$ ' + Math.round(x).toLocaleString('es-ES', { useGrouping:
 
 const commonTotal = sum(common);
 for (const o of options) {
+    if (o.infra === null) {
+        o.infra = options[0].infra;
+        o.staging = options[0].staging;
+    }
     o.own = sum(o.infra);
     o.month = commonTotal + o.own + o.staging;
 }
@@ -122,6 +131,7 @@ out.push(`| **total común** | **${commonTotal.toFixed(2)}** |`, '');
 out.push('Infraestructura mensual por opción (US$/mes):', '');
 out.push('| opción | propia | staging | común | **total** |', '|---|---|---|---|---|');
 for (const o of options) {
+    if (o.id === 'a′') continue;
     const own = Object.entries(o.infra).map(([k, v]) => `${k} ${v.toFixed(0)}`).join('; ');
     out.push(`| (${o.id}) ${o.name} | ${own} = ${o.own.toFixed(0)} | ${o.staging.toFixed(0)} | ${commonTotal.toFixed(0)} | **${o.month.toFixed(0)}** |`);
 }
@@ -138,18 +148,19 @@ for (const o of options) {
 }
 out.push('');
 
-out.push('Punto de equilibrio de (a) frente a cada opción (meses hasta que el ahorro mensual de (a) paga su construcción más cara):', '');
-out.push('| frente a | a US$ 50/h | a US$ 100/h |', '|---|---|---|');
-const a = options[0];
-for (const o of options.slice(1)) {
+out.push('Punto de equilibrio (meses hasta que el ahorro mensual de (a) o (a′) paga su construcción más cara; "hasta el mes N": más barata al principio, la otra la alcanza en el mes N):', '');
+out.push('| comparación | a US$ 50/h | a US$ 100/h |', '|---|---|---|');
+for (const a of options.slice(0, 2))
+for (const o of options.slice(2)) {
     const cells = RATES.map((rate) => {
         const extra = (mid(a.build) - mid(o.build)) * rate;
         const saving = (mid(o.ops) - mid(a.ops)) * rate + (o.month - a.month);
-        if (extra <= 0) return 'desde el mes 0';
+        if (extra <= 0 && saving >= 0) return 'desde el mes 0';
+        if (extra <= 0) return `hasta el mes ${Math.floor(extra / saving)}`;
         if (saving <= 0) return 'nunca (cuesta más cada mes)';
         return `${Math.ceil(extra / saving)} meses`;
     });
-    out.push(`| (${o.id}) ${o.name} | ${cells[0]} | ${cells[1]} |`);
+    out.push(`| (${a.id}) frente a (${o.id}) ${o.name} | ${cells[0]} | ${cells[1]} |`);
 }
 out.push('');
 console.log(out.join('\n'));
