@@ -110,7 +110,9 @@ const options = [
 const RATES = [50, 100];
 const sum = (o) => Object.values(o).reduce((a, b) => a + b, 0);
 const mid = ([lo, hi]) => (lo + hi) / 2;
-const usd = (x) => 'US$ ' + Math.round(x).toLocaleString('es-ES', { useGrouping: 'always' });
+const num = (x) => Math.round(x).toLocaleString('es-ES', { useGrouping: 'always' });
+const usd = (x) => 'US$ ' + num(x);
+const dec = (x) => x.toFixed(2).replace('.', ',');
 
 const commonTotal = sum(common);
 for (const o of options) {
@@ -123,10 +125,10 @@ for (const o of options) {
 }
 
 const out = [];
-out.push('Líneas comunes a todas las opciones (US$/mes):', '');
+out.push('### Infraestructura mensual', '', 'Líneas comunes a todas las opciones (US$/mes):', '');
 out.push('| línea | US$/mes |', '|---|---|');
-for (const [k, v] of Object.entries(common)) out.push(`| ${k} | ${v.toFixed(2)} |`);
-out.push(`| **total común** | **${commonTotal.toFixed(2)}** |`, '');
+for (const [k, v] of Object.entries(common)) out.push(`| ${k} | ${dec(v)} |`);
+out.push(`| **total común** | **${dec(commonTotal)}** |`, '');
 
 out.push('Infraestructura mensual por opción (US$/mes):', '');
 out.push('| opción | propia | staging | común | **total** |', '|---|---|---|---|---|');
@@ -137,18 +139,18 @@ for (const o of options) {
 }
 out.push('');
 
-out.push('Costo total (horas de construcción y de operación en el punto medio de su rango):', '');
+out.push('### Costo total a 12 y 36 meses', '', 'Horas de construcción y de operación en el punto medio de su rango:', '');
 out.push('| opción | construcción (h) | operación (h/mes) | infra (US$/mes) | 12 meses a US$ 50/h | 36 meses a US$ 50/h | 12 meses a US$ 100/h | 36 meses a US$ 100/h |');
 out.push('|---|---|---|---|---|---|---|---|');
 const tco = (o, rate, months) => mid(o.build) * rate + mid(o.ops) * rate * months + o.month * months;
 for (const o of options) {
     const cells = [];
     for (const rate of RATES) for (const m of [12, 36]) cells.push(usd(tco(o, rate, m)));
-    out.push(`| (${o.id}) ${o.name} | ${o.build[0]}–${o.build[1]} | ${o.ops[0]}–${o.ops[1]} | ${Math.round(o.month)} | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} |`);
+    out.push(`| (${o.id}) ${o.name} | ${num(o.build[0])}–${num(o.build[1])} | ${o.ops[0]}–${o.ops[1]} | ${Math.round(o.month)} | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} |`);
 }
 out.push('');
 
-out.push('Punto de equilibrio (meses hasta que el ahorro mensual de (a) o (a′) paga su construcción más cara; "hasta el mes N": más barata al principio, la otra la alcanza en el mes N):', '');
+out.push('### Punto de equilibrio', '', 'Meses hasta que el ahorro mensual de (a) o de (a′) paga su construcción más cara. "Hasta el mes N": más barata al principio; la otra opción la alcanza en el mes N.', '');
 out.push('| comparación | a US$ 50/h | a US$ 100/h |', '|---|---|---|');
 for (const a of options.slice(0, 2))
 for (const o of options.slice(2)) {
