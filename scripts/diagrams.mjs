@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../t/browser/lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DOC = process.argv[2] || join(ROOT, 'docs', 'solucion.md');
@@ -40,12 +41,10 @@ async function main() {
   if (!diagrams.length) throw new Error(`no mermaid blocks in ${DOC}`);
   mkdirSync(OUT, { recursive: true });
 
+  // Chromium as the project runs it (the browser suite's settings)
   const browser = await chromium.launch({
-    executablePath: process.env.XYZ_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-quic', '--font-render-hinting=none']
+    executablePath: CHROMIUM, headless: true,
+    args: [...CHROMIUM_ARGS, '--font-render-hinting=none']
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1200 }, deviceScaleFactor: 1 });
