@@ -2,11 +2,16 @@
 # what to fix.
 
 use Test::Nginx::Socket 'no_plan';
+use XyzTest;
 
 no_shuffle();
 
+repeat_each(2);
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_');

@@ -99,6 +99,8 @@ sub median {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     $block->set_value("main_config",
                       "thread_pool xyz_hash threads=1 max_queue=256;")
         unless defined $block->main_config;
