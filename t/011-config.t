@@ -8,6 +8,10 @@ no_shuffle();
 
 repeat_each(2);
 
+# TEST 12 checks a warning written once, at start: every repetition looks at the
+# whole log of its block (each block starts a fresh server).
+check_accum_error_log();
+
 add_block_preprocessor(sub {
     my $block = shift;
 

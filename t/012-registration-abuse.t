@@ -386,6 +386,11 @@ Test::More::like($m, qr/^xyz_outbox_parked\{kind="email"\} [1-9]/m, '/metrics co
 GET /metrics
 --- response_body_like: xyz_outbox_parked
 --- timeout: 30
+--- error_log
+xyz: 1 outbox row(s) parked: SQS refused them too often
+--- no_error_log
+[alert]
+[crit]
 
 
 
