@@ -95,7 +95,6 @@ static ngx_int_t ngx_xyz_resend_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
     yajl_val body);
-static ngx_int_t ngx_xyz_acc_unavailable(ngx_http_request_t *r);
 static void ngx_xyz_acc_floor_handler(ngx_event_t *ev);
 static void ngx_xyz_acc_cleanup(void *data);
 
@@ -289,7 +288,7 @@ ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
                            ngx_xyz_confirm_done);
 
     if (rc == NGX_DECLINED) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the link is a content handler of its own: hold the request */
@@ -388,7 +387,7 @@ ngx_xyz_mail_request_body(ngx_http_request_t *r, yajl_val body,
                           ngx_xyz_mail_request_allowed)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -550,7 +549,7 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
                           ngx_xyz_reset_checked)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -727,7 +726,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
     if (ngx_xyz_acc_query(ctx, ngx_xyz_admin_sql, 3, ngx_xyz_admin_done)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -749,7 +748,7 @@ ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r, ngx_xyz_acc_unavailable(r));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -803,14 +802,8 @@ static ngx_int_t
 ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql, int n,
     ngx_xyz_pg_handler_pt handler)
 {
-    ngx_memzero(&ctx->query, sizeof(ngx_xyz_pg_query_t));
-
-    ctx->query.sql = sql;
-    ctx->query.nparams = n;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = handler;
-    ctx->query.data = ctx;
-    ctx->query.log = ctx->request->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, sql, n, ctx->values, handler, ctx,
+                          ctx->request->connection->log);
 
     /* NGX_DONE: the handler will be called; NGX_DECLINED: it will not */
     if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
@@ -892,7 +885,7 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
     r = ctx->request;
 
     if (rc == NGX_ERROR) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     if (rc == 429) {
@@ -962,14 +955,6 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 
     return ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "invalid_token",
                                "token", "this link is not valid");
-}
-
-
-static ngx_int_t
-ngx_xyz_acc_unavailable(ngx_http_request_t *r)
-{
-    return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                        "unavailable; try again shortly");
 }
 
 

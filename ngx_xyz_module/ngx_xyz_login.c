@@ -189,16 +189,12 @@ ngx_xyz_login_body(ngx_http_request_t *r, yajl_val body)
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
 
-    ctx->query.sql = ngx_xyz_login_begin_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_begun;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_begin_sql, 2,
+                          ctx->values, ngx_xyz_login_begun, ctx,
+                          r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the request is held by its body reading; finalized once, later */
@@ -220,9 +216,7 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1 || PQnfields(res) != 9) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -340,9 +334,7 @@ ngx_xyz_login_checked(ngx_http_request_t *r)
         != NGX_OK)
     {
         /* unrecorded, so unthrottled: better refuse than let it through */
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
     }
 }
 
@@ -364,10 +356,9 @@ ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
     ctx->values[2] = ok;
     ctx->values[3] = new_hash;
 
-    ctx->query.sql = ngx_xyz_login_end_sql;
-    ctx->query.nparams = 4;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_ended;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_end_sql, 4,
+                          ctx->values, ngx_xyz_login_ended, ctx,
+                          ctx->request->connection->log);
 
     return ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 }
@@ -392,9 +383,7 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
                                          "again shortly"));
 
     } else if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else {
         ngx_http_finalize_request(r, ngx_xyz_login_reply(r, ctx));
@@ -616,17 +605,12 @@ ngx_xyz_logout_end(ngx_http_request_t *r, ngx_xyz_jwt_claims_t *claims)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_logout_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_logout_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_logout_sql, 2, ctx->values,
+                          ngx_xyz_logout_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
         ctx->query.handler = NULL;
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -650,9 +634,7 @@ ngx_xyz_logout_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ctx->query.handler = NULL;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -758,16 +740,11 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_me_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_me_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_me_sql, 2, ctx->values,
+                          ngx_xyz_me_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -789,9 +766,7 @@ ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else if (PQntuples(res) != 1) {
         ngx_http_finalize_request(r,

@@ -128,6 +128,10 @@ u_char *ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s);
 
 /* ngx_xyz_reply.c */
 
+/* the words of a 503 for an outage or a failure of the moment */
+#define NGX_XYZ_TRY_AGAIN                                                    \
+    "the service is temporarily unavailable; try again shortly"
+
 ngx_int_t ngx_xyz_add_header(ngx_http_request_t *r, const char *key,
     const char *value);
 ngx_int_t ngx_xyz_reply_json(ngx_http_request_t *r, ngx_uint_t status,
@@ -136,6 +140,7 @@ ngx_int_t ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *field, const char *message);
 ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
     const char *message);
+ngx_int_t ngx_xyz_reply_try_again(ngx_http_request_t *r);
 ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
     ngx_str_t *body);
 

@@ -358,6 +358,22 @@ ngx_xyz_pg_available(ngx_xyz_pg_pool_t *pool)
 }
 
 
+void
+ngx_xyz_pg_query_init(ngx_xyz_pg_query_t *q, const char *sql, int nparams,
+    const char * const *values, ngx_xyz_pg_handler_pt handler, void *data,
+    ngx_log_t *log)
+{
+    ngx_memzero(q, sizeof(ngx_xyz_pg_query_t));
+
+    q->sql = sql;
+    q->nparams = nparams;
+    q->values = values;
+    q->handler = handler;
+    q->data = data;
+    q->log = log;
+}
+
+
 ngx_int_t
 ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
 {

@@ -282,8 +282,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     if (!ngx_xyz_pg_available(xmcf->pg_pool)) {
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
         return;
     }
 
@@ -335,8 +334,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "xyz: password hashing failed (out of memory?)");
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
         return;
     }
 
@@ -384,13 +382,9 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ctx->values[10] = (char *) ctx->client->data;
     ctx->values[11] = ctx->cooldown;
 
-    ctx->query.sql = ngx_xyz_register_sql;
-    ctx->query.nparams = 12;
-    ctx->query.values = ctx->values;
-    ctx->query.lengths = NULL;
-    ctx->query.handler = ngx_xyz_register_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_register_sql, 12,
+                          ctx->values, ngx_xyz_register_done, ctx,
+                          r->connection->log);
 
     rc = ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 
@@ -405,8 +399,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r,
-        ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                     "unavailable; try again shortly"));
+        ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
 }
 
 
@@ -450,8 +443,7 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     } else {
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
     }
 
     ngx_http_run_posted_requests(c);

@@ -178,6 +178,15 @@ ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
 }
 
 
+/* the 503 most failures end in: the database or the hashing let us down */
+
+ngx_int_t
+ngx_xyz_reply_try_again(ngx_http_request_t *r)
+{
+    return ngx_xyz_reply_unavailable(r, NGX_XYZ_TRY_AGAIN);
+}
+
+
 /*
  * Copies the request body into one NUL-terminated buffer.  Returns NGX_OK,
  * NGX_DECLINED when it is larger than max, or NGX_ERROR.
