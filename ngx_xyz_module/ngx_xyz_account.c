@@ -60,7 +60,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_xyz_confirm_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
     const char *token, size_t len, ngx_uint_t redirect);
@@ -203,7 +202,7 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
                                           &r->args);
     }
 
-    if (r->method == NGX_HTTP_POST && ngx_xyz_confirm_form(r)) {
+    if (r->method == NGX_HTTP_POST && ngx_xyz_form_type(r)) {
 
         /* the landing page's form: the token is in the address it posts
          * to; the body says nothing we need */
@@ -227,27 +226,7 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
         return ngx_xyz_confirm_start(r, (char *) token.data, token.len, 1);
     }
 
-    return ngx_xyz_api_post(r, ngx_xyz_confirm_body);
-}
-
-
-static ngx_int_t
-ngx_xyz_confirm_form(ngx_http_request_t *r)
-{
-    ngx_str_t  *type;
-
-    static u_char  form[] = "application/x-www-form-urlencoded";
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-
-    return type->len >= sizeof(form) - 1
-           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
-           && (type->len == sizeof(form) - 1
-               || type->data[sizeof(form) - 1] == ';');
+    return ngx_xyz_api_post(r, ngx_xyz_confirm_body, NULL);
 }
 
 
@@ -317,14 +296,14 @@ ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 static ngx_int_t
 ngx_xyz_resend_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_resend_body);
+    return ngx_xyz_api_post(r, ngx_xyz_resend_body, NULL);
 }
 
 
 static ngx_int_t
 ngx_xyz_mail_request_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body, NULL);
 }
 
 
@@ -478,7 +457,7 @@ ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t
 ngx_xyz_reset_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_body, NULL);
 }
 
 

@@ -121,7 +121,7 @@ ngx_xyz_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_xyz_login_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_login_body);
+    return ngx_xyz_api_post(r, ngx_xyz_login_body, NULL);
 }
 
 
@@ -500,22 +500,17 @@ static ngx_int_t
 ngx_xyz_logout_handler(ngx_http_request_t *r)
 {
     char                   cookie[256];
+    ngx_int_t              rc;
     ngx_str_t              body;
     ngx_xyz_main_conf_t   *xmcf;
     ngx_xyz_jwt_claims_t  *claims;
 
-    if (r->method != NGX_HTTP_POST) {
-        ngx_http_discard_request_body(r);
-        (void) ngx_xyz_add_header(r, "Allow", "POST");
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use POST");
-    }
+    /* the method and Origin as any POST; whatever body comes is dropped */
 
-    if (!ngx_xyz_same_origin(r, 1)) {
-        ngx_http_discard_request_body(r);
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
+    static const ngx_xyz_api_opts_t  opts = { NULL, NULL, NULL, 0, 1 };
+
+    if (ngx_xyz_api_check(r, &opts, &rc) != NGX_OK) {
+        return rc;
     }
 
     ngx_http_discard_request_body(r);

@@ -121,6 +121,20 @@ typedef struct {
 
 typedef ngx_int_t (*ngx_xyz_api_pt)(ngx_http_request_t *r, yajl_val body);
 
+/* answers a refusal: ngx_xyz_reply_error() or a location's own */
+typedef ngx_int_t (*ngx_xyz_api_reject_pt)(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *field,
+    const char *message);
+
+/* what a POST location accepts beyond a small JSON body from this site */
+typedef struct {
+    const char                       *use;      /* the 405's words */
+    ngx_xyz_api_reject_pt             reject;   /* answers 405, 413, 415 */
+    ngx_http_client_body_handler_pt   read;     /* takes the raw body */
+    unsigned                          form:1;   /* a form from this site */
+    unsigned                          no_body:1; /* any type, not read */
+} ngx_xyz_api_opts_t;
+
 
 /* ngx_xyz_module.c */
 
@@ -146,8 +160,12 @@ ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
 
 /* ngx_xyz_api.c */
 
-ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler);
+ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
+    const ngx_xyz_api_opts_t *opts);
+ngx_int_t ngx_xyz_api_check(ngx_http_request_t *r,
+    const ngx_xyz_api_opts_t *opts, ngx_int_t *rc);
 ngx_int_t ngx_xyz_json_type(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_form_type(ngx_http_request_t *r);
 ngx_int_t ngx_xyz_same_origin(ngx_http_request_t *r, ngx_uint_t allow_absent);
 ngx_str_t *ngx_xyz_client_key(ngx_http_request_t *r);
 void ngx_xyz_token_new(char *token, char *hash);

@@ -59,7 +59,6 @@ static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t ngx_xyz_register_keep(ngx_http_request_t *r,
     ngx_xyz_register_ctx_t *ctx, ngx_xyz_register_input_t *in);
 static void ngx_xyz_register_cleanup(void *data);
-static ngx_int_t ngx_xyz_register_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_register_redirect(ngx_http_request_t *r,
     const char *code, const char *field);
 static ngx_int_t ngx_xyz_register_reject(ngx_http_request_t *r,
@@ -99,68 +98,14 @@ ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_xyz_register_handler(ngx_http_request_t *r)
 {
-    ngx_int_t            rc;
-    ngx_xyz_loc_conf_t  *xlcf;
+    /* the sign-up page's plain form works without JavaScript */
 
-    if (r->method != NGX_HTTP_POST) {
-        if (ngx_xyz_add_header(r, "Allow", "POST") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    static const ngx_xyz_api_opts_t  opts = {
+        "use POST to register", ngx_xyz_register_reject,
+        ngx_xyz_register_body, 1, 0
+    };
 
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL,
-                                   "use POST to register");
-    }
-
-    if (!ngx_xyz_json_type(r) && !ngx_xyz_register_form(r)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "unsupported_media_type", NULL,
-                                   "send the body as application/json");
-    }
-
-    /* the sign-up page's plain form works without JavaScript; a browser
-     * always says where a form comes from */
-
-    if (ngx_xyz_register_form(r) && !ngx_xyz_same_origin(r, 0)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the form does not come from this "
-                                         "site");
-    }
-
-    if (ngx_xyz_json_type(r) && !ngx_xyz_same_origin(r, 1)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
-    }
-
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
-
-    if (r->headers_in.content_length_n > (off_t) xlcf->body_max_size) {
-        ngx_http_discard_request_body(r);
-        r->keepalive = 0;
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "body_too_large", NULL,
-                                   "the request body is too large");
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_xyz_register_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_xyz_api_post(r, NULL, &opts);
 }
 
 
@@ -204,7 +149,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     ctx->request = r;
     ctx->xmcf = xmcf;
 
-    if (ngx_xyz_register_form(r)) {
+    if (ngx_xyz_form_type(r)) {
         u_char  *json;
         int      n;
 
@@ -429,7 +374,7 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
         ngx_xyz_outbox_publish_result(res, 1, c->log);
 
-        ngx_http_finalize_request(r, ngx_xyz_register_form(r)
+        ngx_http_finalize_request(r, ngx_xyz_form_type(r)
             ? ngx_xyz_register_redirect(r, NULL, NULL)
             : ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
                                  &ngx_xyz_register_accepted));
@@ -515,7 +460,7 @@ ngx_xyz_register_reject(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_REJECTED, 1);
 
-    if (ngx_xyz_register_form(r) && status != NGX_HTTP_NOT_ALLOWED) {
+    if (ngx_xyz_form_type(r) && status != NGX_HTTP_NOT_ALLOWED) {
         return ngx_xyz_register_redirect(r, code, field);
     }
 
@@ -528,31 +473,11 @@ ngx_xyz_register_unavailable(ngx_http_request_t *r, const char *message)
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_UNAVAILABLE, 1);
 
-    if (ngx_xyz_register_form(r)) {
+    if (ngx_xyz_form_type(r)) {
         return ngx_xyz_register_redirect(r, "unavailable", NULL);
     }
 
     return ngx_xyz_reply_unavailable(r, message);
-}
-
-
-static ngx_int_t
-ngx_xyz_register_form(ngx_http_request_t *r)
-{
-    ngx_str_t  *type;
-
-    static u_char  form[] = "application/x-www-form-urlencoded";
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-
-    return type->len >= sizeof(form) - 1
-           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
-           && (type->len == sizeof(form) - 1
-               || type->data[sizeof(form) - 1] == ';');
 }
 
 
