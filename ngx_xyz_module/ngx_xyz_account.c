@@ -857,7 +857,7 @@ ngx_xyz_acc_floor_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 {
-    u_char              *loc;
+    u_char              *loc, *p;
     ngx_str_t            body;
     ngx_http_request_t  *r;
 
@@ -891,23 +891,14 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_sprintf(loc, "%V?result=%s%Z", &ctx->xmcf->confirm_page, result);
+        p = ngx_sprintf(loc, "%V?result=%s", &ctx->xmcf->confirm_page,
+                        result);
 
         if (ngx_xyz_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-        if (r->headers_out.location == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.location->hash = 1;
-        ngx_str_set(&r->headers_out.location->key, "Location");
-        r->headers_out.location->value.data = loc;
-        r->headers_out.location->value.len = ngx_strlen(loc);
-
-        return NGX_HTTP_SEE_OTHER;
+        return ngx_xyz_reply_see_other(r, loc, p - loc);
     }
 
     if (ngx_strcmp(result, "ok") == 0) {

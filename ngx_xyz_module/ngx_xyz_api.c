@@ -413,14 +413,21 @@ ngx_xyz_client_key(ngx_http_request_t *r)
 void
 ngx_xyz_token_new(char *token, char *hash)
 {
-    u_char  raw[32];
+    u_char     raw[32];
+    ngx_str_t  bin, text;
 
     randombytes_buf(raw, sizeof(raw));
-    sodium_bin2base64(token, 64, raw, sizeof(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+
+    bin.data = raw;
+    bin.len = sizeof(raw);
+    text.data = (u_char *) token;
+
+    ngx_encode_base64url(&text, &bin);
+    token[text.len] = '\0';
+
     sodium_memzero(raw, sizeof(raw));
 
-    ngx_xyz_token_hash(token, ngx_strlen(token), hash);
+    ngx_xyz_token_hash(token, text.len, hash);
 }
 
 

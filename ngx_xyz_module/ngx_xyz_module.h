@@ -155,6 +155,8 @@ ngx_int_t ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
     const char *message);
 ngx_int_t ngx_xyz_reply_try_again(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_reply_see_other(ngx_http_request_t *r, u_char *location,
+    size_t len);
 ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
     ngx_str_t *body);
 

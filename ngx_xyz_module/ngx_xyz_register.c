@@ -256,8 +256,6 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 static void
 ngx_xyz_register_hashed(ngx_http_request_t *r)
 {
-    u_char                   raw[NGX_XYZ_TOKEN_BYTES];
-    u_char                   digest[crypto_hash_sha256_BYTES];
     ngx_int_t                rc;
     ngx_xyz_register_ctx_t  *ctx;
 
@@ -285,20 +283,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
 
     /* the token travels in the email; only its SHA-256 is stored */
 
-    randombytes_buf(raw, sizeof(raw));
-
-    sodium_bin2base64(ctx->token, sizeof(ctx->token), raw, sizeof(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-
-    crypto_hash_sha256(digest, (u_char *) ctx->token,
-                       ngx_strlen(ctx->token));
-
-    ctx->token_hash[0] = '\\';
-    ctx->token_hash[1] = 'x';
-    sodium_bin2hex(ctx->token_hash + 2, sizeof(ctx->token_hash) - 2,
-                   digest, sizeof(digest));
-
-    sodium_memzero(raw, sizeof(raw));
+    ngx_xyz_token_new(ctx->token, ctx->token_hash);
 
     ngx_sprintf((u_char *) ctx->ttl, "%T seconds%Z", ctx->xmcf->confirm_ttl);
     ngx_sprintf((u_char *) ctx->lease, "%M milliseconds%Z",
@@ -504,25 +489,13 @@ ngx_xyz_register_redirect(ngx_http_request_t *r, const char *code,
     }
 
     if (code == NULL) {
-        p = ngx_sprintf(loc, "%V%Z", &xmcf->register_done_page);
+        p = ngx_sprintf(loc, "%V", &xmcf->register_done_page);
 
     } else {
         /* codes and field names are ours: letters and underscores only */
-        p = ngx_sprintf(loc, "%V?error=%s%s%s%Z", &xmcf->register_page, code,
+        p = ngx_sprintf(loc, "%V?error=%s%s%s", &xmcf->register_page, code,
                         field ? "&field=" : "", field ? field : "");
     }
 
-    (void) p;
-
-    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.location->hash = 1;
-    ngx_str_set(&r->headers_out.location->key, "Location");
-    r->headers_out.location->value.data = loc;
-    r->headers_out.location->value.len = ngx_strlen(loc);
-
-    return NGX_HTTP_SEE_OTHER;
+    return ngx_xyz_reply_see_other(r, loc, p - loc);
 }
