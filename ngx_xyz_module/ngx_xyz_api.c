@@ -74,6 +74,39 @@ ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
 
 
 /*
+ * The body of a POST, whole, at most xyz_body_max_size.  NGX_OK; otherwise
+ * the request is finalized (413 answered through reject, or 500).
+ */
+
+ngx_int_t
+ngx_xyz_api_read(ngx_http_request_t *r, ngx_xyz_api_reject_pt reject,
+    ngx_str_t *body)
+{
+    ngx_int_t            rc;
+    ngx_xyz_loc_conf_t  *xlcf;
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+
+    rc = ngx_xyz_read_body(r, xlcf->body_max_size, body);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+        ngx_http_finalize_request(r,
+            reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                   NULL, "the request body is too large"));
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * The checks of a POST before its body is read.  NGX_OK: they passed;
  * NGX_DECLINED: the request was refused, *rc is the answer.  A refusal of
  * the Origin is never a location's own: a forged form gets no redirect.
@@ -156,30 +189,16 @@ ngx_xyz_api_body(ngx_http_request_t *r)
     ngx_str_t            body;
     yajl_val             root;
     ngx_pool_cleanup_t  *cln;
-    ngx_xyz_loc_conf_t  *xlcf;
     ngx_xyz_api_ctx_t   *ctx;
     char                 field[64];
 
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     ctx = ngx_xyz_ctx_data(r);
 
     /* a client that goes away while its request waits for a database
      * connection or a hash is let go of, and leaves the queue */
     r->read_event_handler = ngx_http_test_reading;
 
-    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "body_too_large", NULL,
-                                "the request body is too large"));
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_xyz_api_read(r, ngx_xyz_reply_error, &body) != NGX_OK) {
         return;
     }
 

@@ -381,38 +381,24 @@ retry:
 }
 
 
+/* a token of a few hundred bytes on a local file system */
+
 static ssize_t
 ngx_xyz_aws_read_file(const char *name, u_char *buf, size_t size)
 {
-    ssize_t   n;
-    ngx_fd_t  fd;
+    ngx_int_t  rc;
+    ngx_str_t  token;
 
-    /* a token of a few hundred bytes on a local file system */
+    token.data = buf;
 
-    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
+    rc = ngx_xyz_file_read((u_char *) name, NULL, size - 1, 1, &token);
+
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_xyz_aws.log, ngx_errno,
                       ngx_open_file_n " \"%s\" failed", name);
-        return -1;
     }
 
-    n = read(fd, buf, size - 1);
-
-    ngx_close_file(fd);
-
-    if (n < 0) {
-        return -1;
-    }
-
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
-                 || buf[n - 1] == ' '))
-    {
-        n--;
-    }
-
-    buf[n] = '\0';
-
-    return n;
+    return (rc == NGX_OK) ? (ssize_t) token.len : -1;
 }
 
 

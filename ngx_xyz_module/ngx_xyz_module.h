@@ -140,6 +140,13 @@ typedef struct {
 
 u_char *ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s);
 
+/* ngx_xyz_file.c */
+
+ngx_int_t ngx_xyz_file_read(u_char *name, ngx_pool_t *pool, size_t max,
+    ngx_uint_t trim, ngx_str_t *out);
+char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
+    ngx_uint_t trim);
+
 /* ngx_xyz_reply.c */
 
 /* the words of a 503 for an outage or a failure of the moment */
@@ -166,6 +173,8 @@ ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
     const ngx_xyz_api_opts_t *opts);
 ngx_int_t ngx_xyz_api_check(ngx_http_request_t *r,
     const ngx_xyz_api_opts_t *opts, ngx_int_t *rc);
+ngx_int_t ngx_xyz_api_read(ngx_http_request_t *r,
+    ngx_xyz_api_reject_pt reject, ngx_str_t *body);
 ngx_int_t ngx_xyz_json_type(ngx_http_request_t *r);
 ngx_int_t ngx_xyz_form_type(ngx_http_request_t *r);
 ngx_int_t ngx_xyz_same_origin(ngx_http_request_t *r, ngx_uint_t allow_absent);

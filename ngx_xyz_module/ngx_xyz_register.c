@@ -114,29 +114,15 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_str_t                body;
-    ngx_xyz_loc_conf_t      *xlcf;
     ngx_xyz_main_conf_t     *xmcf;
     ngx_pool_cleanup_t      *cln;
     ngx_xyz_input_error_t    err;
     ngx_xyz_register_ctx_t  *ctx;
     ngx_xyz_register_input_t in;
 
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-        ngx_http_finalize_request(r,
-            ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "body_too_large", NULL,
-                                "the request body is too large"));
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_xyz_api_read(r, ngx_xyz_register_reject, &body) != NGX_OK) {
         return;
     }
 
