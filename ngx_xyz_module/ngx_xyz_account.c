@@ -60,7 +60,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_xyz_confirm_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
     const char *token, size_t len, ngx_uint_t redirect);
@@ -95,7 +94,6 @@ static ngx_int_t ngx_xyz_resend_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
     yajl_val body);
-static ngx_int_t ngx_xyz_acc_unavailable(ngx_http_request_t *r);
 static void ngx_xyz_acc_floor_handler(ngx_event_t *ev);
 static void ngx_xyz_acc_cleanup(void *data);
 
@@ -204,7 +202,7 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
                                           &r->args);
     }
 
-    if (r->method == NGX_HTTP_POST && ngx_xyz_confirm_form(r)) {
+    if (r->method == NGX_HTTP_POST && ngx_xyz_form_type(r)) {
 
         /* the landing page's form: the token is in the address it posts
          * to; the body says nothing we need */
@@ -228,27 +226,7 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
         return ngx_xyz_confirm_start(r, (char *) token.data, token.len, 1);
     }
 
-    return ngx_xyz_api_post(r, ngx_xyz_confirm_body);
-}
-
-
-static ngx_int_t
-ngx_xyz_confirm_form(ngx_http_request_t *r)
-{
-    ngx_str_t  *type;
-
-    static u_char  form[] = "application/x-www-form-urlencoded";
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-
-    return type->len >= sizeof(form) - 1
-           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
-           && (type->len == sizeof(form) - 1
-               || type->data[sizeof(form) - 1] == ';');
+    return ngx_xyz_api_post(r, ngx_xyz_confirm_body, NULL);
 }
 
 
@@ -289,7 +267,7 @@ ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
                            ngx_xyz_confirm_done);
 
     if (rc == NGX_DECLINED) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the link is a content handler of its own: hold the request */
@@ -318,14 +296,14 @@ ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 static ngx_int_t
 ngx_xyz_resend_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_resend_body);
+    return ngx_xyz_api_post(r, ngx_xyz_resend_body, NULL);
 }
 
 
 static ngx_int_t
 ngx_xyz_mail_request_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body, NULL);
 }
 
 
@@ -388,7 +366,7 @@ ngx_xyz_mail_request_body(ngx_http_request_t *r, yajl_val body,
                           ngx_xyz_mail_request_allowed)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -479,7 +457,7 @@ ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t
 ngx_xyz_reset_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_body, NULL);
 }
 
 
@@ -550,7 +528,7 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
                           ngx_xyz_reset_checked)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -727,7 +705,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
     if (ngx_xyz_acc_query(ctx, ngx_xyz_admin_sql, 3, ngx_xyz_admin_done)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -749,7 +727,7 @@ ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r, ngx_xyz_acc_unavailable(r));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -803,14 +781,8 @@ static ngx_int_t
 ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql, int n,
     ngx_xyz_pg_handler_pt handler)
 {
-    ngx_memzero(&ctx->query, sizeof(ngx_xyz_pg_query_t));
-
-    ctx->query.sql = sql;
-    ctx->query.nparams = n;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = handler;
-    ctx->query.data = ctx;
-    ctx->query.log = ctx->request->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, sql, n, ctx->values, handler, ctx,
+                          ctx->request->connection->log);
 
     /* NGX_DONE: the handler will be called; NGX_DECLINED: it will not */
     if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
@@ -885,14 +857,14 @@ ngx_xyz_acc_floor_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 {
-    u_char              *loc;
+    u_char              *loc, *p;
     ngx_str_t            body;
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
     if (rc == NGX_ERROR) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     if (rc == 429) {
@@ -919,23 +891,14 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_sprintf(loc, "%V?result=%s%Z", &ctx->xmcf->confirm_page, result);
+        p = ngx_sprintf(loc, "%V?result=%s", &ctx->xmcf->confirm_page,
+                        result);
 
         if (ngx_xyz_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-        if (r->headers_out.location == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.location->hash = 1;
-        ngx_str_set(&r->headers_out.location->key, "Location");
-        r->headers_out.location->value.data = loc;
-        r->headers_out.location->value.len = ngx_strlen(loc);
-
-        return NGX_HTTP_SEE_OTHER;
+        return ngx_xyz_reply_see_other(r, loc, p - loc);
     }
 
     if (ngx_strcmp(result, "ok") == 0) {
@@ -962,14 +925,6 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 
     return ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "invalid_token",
                                "token", "this link is not valid");
-}
-
-
-static ngx_int_t
-ngx_xyz_acc_unavailable(ngx_http_request_t *r)
-{
-    return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                        "unavailable; try again shortly");
 }
 
 

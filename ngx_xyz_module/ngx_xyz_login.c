@@ -121,7 +121,7 @@ ngx_xyz_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_xyz_login_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_login_body);
+    return ngx_xyz_api_post(r, ngx_xyz_login_body, NULL);
 }
 
 
@@ -189,16 +189,12 @@ ngx_xyz_login_body(ngx_http_request_t *r, yajl_val body)
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
 
-    ctx->query.sql = ngx_xyz_login_begin_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_begun;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_begin_sql, 2,
+                          ctx->values, ngx_xyz_login_begun, ctx,
+                          r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the request is held by its body reading; finalized once, later */
@@ -220,9 +216,7 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1 || PQnfields(res) != 9) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -340,9 +334,7 @@ ngx_xyz_login_checked(ngx_http_request_t *r)
         != NGX_OK)
     {
         /* unrecorded, so unthrottled: better refuse than let it through */
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
     }
 }
 
@@ -364,10 +356,9 @@ ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
     ctx->values[2] = ok;
     ctx->values[3] = new_hash;
 
-    ctx->query.sql = ngx_xyz_login_end_sql;
-    ctx->query.nparams = 4;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_ended;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_end_sql, 4,
+                          ctx->values, ngx_xyz_login_ended, ctx,
+                          ctx->request->connection->log);
 
     return ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 }
@@ -392,9 +383,7 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
                                          "again shortly"));
 
     } else if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else {
         ngx_http_finalize_request(r, ngx_xyz_login_reply(r, ctx));
@@ -511,22 +500,17 @@ static ngx_int_t
 ngx_xyz_logout_handler(ngx_http_request_t *r)
 {
     char                   cookie[256];
+    ngx_int_t              rc;
     ngx_str_t              body;
     ngx_xyz_main_conf_t   *xmcf;
     ngx_xyz_jwt_claims_t  *claims;
 
-    if (r->method != NGX_HTTP_POST) {
-        ngx_http_discard_request_body(r);
-        (void) ngx_xyz_add_header(r, "Allow", "POST");
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use POST");
-    }
+    /* the method and Origin as any POST; whatever body comes is dropped */
 
-    if (!ngx_xyz_same_origin(r, 1)) {
-        ngx_http_discard_request_body(r);
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
+    static const ngx_xyz_api_opts_t  opts = { NULL, NULL, NULL, 0, 1 };
+
+    if (ngx_xyz_api_check(r, &opts, &rc) != NGX_OK) {
+        return rc;
     }
 
     ngx_http_discard_request_body(r);
@@ -616,17 +600,12 @@ ngx_xyz_logout_end(ngx_http_request_t *r, ngx_xyz_jwt_claims_t *claims)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_logout_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_logout_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_logout_sql, 2, ctx->values,
+                          ngx_xyz_logout_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
         ctx->query.handler = NULL;
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -650,9 +629,7 @@ ngx_xyz_logout_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ctx->query.handler = NULL;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -758,16 +735,11 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_me_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_me_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_me_sql, 2, ctx->values,
+                          ngx_xyz_me_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -789,9 +761,7 @@ ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else if (PQntuples(res) != 1) {
         ngx_http_finalize_request(r,

@@ -204,10 +204,8 @@ ngx_xyz_metrics_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ctx->query.sql = ngx_xyz_metrics_sql;
-    ctx->query.handler = ngx_xyz_metrics_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_metrics_sql, 0, NULL,
+                          ngx_xyz_metrics_done, ctx, r->connection->log);
 
     cln->handler = ngx_xyz_metrics_cleanup;
     cln->data = ctx;

@@ -45,8 +45,6 @@ static char *ngx_xyz_crm_batch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *out, ngx_uint_t trim);
 static char *ngx_xyz_dispatch_init(ngx_conf_t *cf,
     ngx_xyz_main_conf_t *xmcf);
 static char *ngx_xyz_jwt_key(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -1353,72 +1351,6 @@ ngx_xyz_crm_breaker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     xmcf->dispatch.breaker_failures = n;
     xmcf->dispatch.breaker_open = open;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
-    ngx_uint_t trim)
-{
-    u_char           *p;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         full;
-    ngx_file_info_t   fi;
-
-    full = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(full.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot open \"%V\"", &full);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024 * 1024)
-    {
-        ngx_close_file(fd);
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" cannot be read or is over 1M", &full);
-        return NGX_CONF_ERROR;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    p = ngx_pnalloc(cf->pool, size + 1);
-    if (p == NULL) {
-        ngx_close_file(fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_fd(fd, p, size);
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "cannot read \"%V\"", &full);
-        return NGX_CONF_ERROR;
-    }
-
-    /* a secret file's trailing newline is not part of the secret */
-
-    while (trim && size && (p[size - 1] == '\n' || p[size - 1] == '\r'
-                            || p[size - 1] == ' '))
-    {
-        size--;
-    }
-
-    p[size] = '\0';
-
-    out->data = p;
-    out->len = size;
 
     return NGX_CONF_OK;
 }

@@ -121,12 +121,37 @@ typedef struct {
 
 typedef ngx_int_t (*ngx_xyz_api_pt)(ngx_http_request_t *r, yajl_val body);
 
+/* answers a refusal: ngx_xyz_reply_error() or a location's own */
+typedef ngx_int_t (*ngx_xyz_api_reject_pt)(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *field,
+    const char *message);
+
+/* what a POST location accepts beyond a small JSON body from this site */
+typedef struct {
+    const char                       *use;      /* the 405's words */
+    ngx_xyz_api_reject_pt             reject;   /* answers 405, 413, 415 */
+    ngx_http_client_body_handler_pt   read;     /* takes the raw body */
+    unsigned                          form:1;   /* a form from this site */
+    unsigned                          no_body:1; /* any type, not read */
+} ngx_xyz_api_opts_t;
+
 
 /* ngx_xyz_module.c */
 
 u_char *ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s);
 
+/* ngx_xyz_file.c */
+
+ngx_int_t ngx_xyz_file_read(u_char *name, ngx_pool_t *pool, size_t max,
+    ngx_uint_t trim, ngx_str_t *out);
+char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
+    ngx_uint_t trim);
+
 /* ngx_xyz_reply.c */
+
+/* the words of a 503 for an outage or a failure of the moment */
+#define NGX_XYZ_TRY_AGAIN                                                    \
+    "the service is temporarily unavailable; try again shortly"
 
 ngx_int_t ngx_xyz_add_header(ngx_http_request_t *r, const char *key,
     const char *value);
@@ -136,13 +161,22 @@ ngx_int_t ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *field, const char *message);
 ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
     const char *message);
+ngx_int_t ngx_xyz_reply_try_again(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_reply_see_other(ngx_http_request_t *r, u_char *location,
+    size_t len);
 ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
     ngx_str_t *body);
 
 /* ngx_xyz_api.c */
 
-ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler);
+ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
+    const ngx_xyz_api_opts_t *opts);
+ngx_int_t ngx_xyz_api_check(ngx_http_request_t *r,
+    const ngx_xyz_api_opts_t *opts, ngx_int_t *rc);
+ngx_int_t ngx_xyz_api_read(ngx_http_request_t *r,
+    ngx_xyz_api_reject_pt reject, ngx_str_t *body);
 ngx_int_t ngx_xyz_json_type(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_form_type(ngx_http_request_t *r);
 ngx_int_t ngx_xyz_same_origin(ngx_http_request_t *r, ngx_uint_t allow_absent);
 ngx_str_t *ngx_xyz_client_key(ngx_http_request_t *r);
 void ngx_xyz_token_new(char *token, char *hash);

@@ -85,10 +85,8 @@ ngx_xyz_ready_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ctx->query.sql = ngx_xyz_ready_sql;
-    ctx->query.handler = ngx_xyz_ready_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_ready_sql, 0, NULL,
+                          ngx_xyz_ready_done, ctx, r->connection->log);
 
     cln->handler = ngx_xyz_ready_cleanup;
     cln->data = ctx;

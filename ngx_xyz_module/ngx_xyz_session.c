@@ -517,14 +517,8 @@ ngx_xyz_session_poll(ngx_event_t *ev)
     p->values[3] = (p->polls++ % NGX_XYZ_SESSION_PURGE == 0) ? "true"
                                                              : "false";
 
-    ngx_memzero(&p->query, sizeof(ngx_xyz_pg_query_t));
-
-    p->query.sql = ngx_xyz_session_sql;
-    p->query.nparams = 4;
-    p->query.values = p->values;
-    p->query.handler = ngx_xyz_session_polled;
-    p->query.data = p;
-    p->query.log = ev->log;
+    ngx_xyz_pg_query_init(&p->query, ngx_xyz_session_sql, 4, p->values,
+                          ngx_xyz_session_polled, p, ev->log);
 
     if (ngx_xyz_pg_query(p->xmcf->pg_pool, &p->query) != NGX_OK) {
         /* the database is down or the pool full: try at the next tick */
