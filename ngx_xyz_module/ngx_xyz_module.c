@@ -586,6 +586,9 @@ static ngx_xyz_feature_t  *ngx_xyz_features[] = {
     &ngx_xyz_account_feature
 };
 
+#define ngx_xyz_nfeatures                                                     \
+    (sizeof(ngx_xyz_features) / sizeof(ngx_xyz_features[0]))
+
 
 static void *
 ngx_xyz_create_main_conf(ngx_conf_t *cf)
@@ -608,7 +611,7 @@ ngx_xyz_create_main_conf(ngx_conf_t *cf)
      *     xmcf->pg_pool = NULL;
      */
 
-    for (i = 0; i < NGX_XYZ_FEATURES; i++) {
+    for (i = 0; i < ngx_xyz_nfeatures; i++) {
         if (ngx_xyz_features[i]->create_conf) {
             ngx_xyz_features[i]->create_conf(xmcf);
         }
@@ -625,7 +628,7 @@ ngx_xyz_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_uint_t  i;
 
-    for (i = 0; i < NGX_XYZ_FEATURES; i++) {
+    for (i = 0; i < ngx_xyz_nfeatures; i++) {
         if (ngx_xyz_features[i]->init_conf
             && ngx_xyz_features[i]->init_conf(cf, xmcf) != NGX_CONF_OK)
         {
@@ -984,7 +987,7 @@ ngx_xyz_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    for (i = 0; i < NGX_XYZ_FEATURES; i++) {
+    for (i = 0; i < ngx_xyz_nfeatures; i++) {
         if (ngx_xyz_features[i]->init_process
             && ngx_xyz_features[i]->init_process(cycle, xmcf) != NGX_OK)
         {
@@ -1005,7 +1008,7 @@ ngx_xyz_exit_process(ngx_cycle_t *cycle)
      * the relay (they hold queries and transfers), then curl, whose
      * cleanup closes its sockets, and the database connections last */
 
-    for (i = NGX_XYZ_FEATURES; i-- > 0; /* void */) {
+    for (i = ngx_xyz_nfeatures; i-- > 0; /* void */) {
         if (ngx_xyz_features[i]->exit_process) {
             ngx_xyz_features[i]->exit_process();
         }

@@ -89,7 +89,6 @@ typedef struct {
 #define NGX_XYZ_DISPATCHER       3
 #define NGX_XYZ_FEEDBACK         4
 #define NGX_XYZ_ACCOUNTS         5
-#define NGX_XYZ_FEATURES         6
 
 
 typedef struct {
