@@ -302,14 +302,11 @@ ngx_xyz_account_origin(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     }
 
     xmcf->origin.len = ngx_strlen(origin);
-    xmcf->origin.data = ngx_pnalloc(cf->pool, xmcf->origin.len + 1);
-    if (xmcf->origin.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    xmcf->origin.data = (u_char *) origin;
 
-    ngx_memcpy(xmcf->origin.data, origin, xmcf->origin.len + 1);
+    xmcf->origin.data = ngx_xyz_pstrdup0(cf->pool, &xmcf->origin);
 
-    return NGX_CONF_OK;
+    return xmcf->origin.data ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
