@@ -93,29 +93,20 @@ static const char  ngx_xyz_me_sql[] =
     "AND status <> 'disabled'";
 
 
-char *
-ngx_xyz_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_xyz_main_conf_t       *xmcf;
+ngx_xyz_location_t  ngx_xyz_login_location = {
+    ngx_xyz_login_handler, NGX_XYZ_ACCOUNTS,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_HASH | NGX_XYZ_NEEDS_KEYS
+};
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
+/* ends the session in PostgreSQL where there is one; clears the cookie */
+ngx_xyz_location_t  ngx_xyz_logout_location = {
+    ngx_xyz_logout_handler, NGX_XYZ_ACCOUNTS, 0
+};
 
-    if (ngx_strcmp(cmd->name.data, "xyz_login") == 0) {
-        clcf->handler = ngx_xyz_login_handler;
-        xmcf->logins++;
-
-    } else if (ngx_strcmp(cmd->name.data, "xyz_logout") == 0) {
-        clcf->handler = ngx_xyz_logout_handler;
-
-    } else {
-        clcf->handler = ngx_xyz_me_handler;
-        xmcf->logins++;
-    }
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_me_location = {
+    ngx_xyz_me_handler, NGX_XYZ_ACCOUNTS,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_KEYS
+};
 
 
 static ngx_int_t
@@ -275,11 +266,11 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     ctx->job.password = ctx->password;
     ctx->job.password_len = ctx->password_len;
-    ctx->job.opslimit = ctx->xmcf->argon2_t;
-    ctx->job.memlimit = ctx->xmcf->argon2_m * 1024;
-    ctx->job.stored = ctx->known ? ctx->stored : ctx->xmcf->dummy_hash;
+    ctx->job.opslimit = ctx->xmcf->hash.argon2_t;
+    ctx->job.memlimit = ctx->xmcf->hash.argon2_m * 1024;
+    ctx->job.stored = ctx->known ? ctx->stored : ctx->xmcf->acct.dummy_hash;
 
-    rc = ngx_xyz_hash_post(r, ctx->xmcf->hash_pool, &ctx->job,
+    rc = ngx_xyz_hash_post(r, ctx->xmcf->hash.pool, &ctx->job,
                            ngx_xyz_login_checked);
 
     if (rc == NGX_OK) {
@@ -430,7 +421,7 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
     ngx_cpystrn((u_char *) claims.role, (u_char *) ctx->role,
                 sizeof(claims.role));
     claims.iat = ngx_time();
-    claims.exp = claims.iat + xmcf->session_ttl;
+    claims.exp = claims.iat + xmcf->acct.session_ttl;
     claims.ver = (int) ctx->ver;
 
     size = 2048 + 6 * ngx_strlen(ctx->user_email);
@@ -441,15 +432,16 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = ngx_xyz_jwt_sign(&claims, xmcf->jwt_keys->elts, token, size);
+    n = ngx_xyz_jwt_sign(&claims, xmcf->acct.jwt_keys->elts, token, size);
     if (n < 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_xyz_cookie_set(cookie, size + 256,
-                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), token,
-                           (long long) xmcf->session_ttl,
-                           (int) xmcf->cookie_secure, "Lax")
+                           NGX_XYZ_SESSION_COOKIE(xmcf->acct.cookie_secure),
+                           token,
+                           (long long) xmcf->acct.session_ttl,
+                           (int) xmcf->acct.cookie_secure, "Lax")
         < 0
         || ngx_xyz_add_header(r, "Set-Cookie", cookie) != NGX_OK)
     {
@@ -481,7 +473,7 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
     if (ctx->want_token) {
         p = (char *) ngx_slprintf((u_char *) p, (u_char *) last,
                                   ",\"token\":\"%s\",\"expires_in\":%T",
-                                  token, xmcf->session_ttl);
+                                  token, xmcf->acct.session_ttl);
     }
 
     p = ngx_xyz_json_raw(p, last, "}\n");
@@ -529,8 +521,9 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
     if (ngx_xyz_cookie_set(cookie, sizeof(cookie),
-                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), "", 0,
-                           (int) xmcf->cookie_secure, "Lax")
+                           NGX_XYZ_SESSION_COOKIE(xmcf->acct.cookie_secure),
+                           "", 0,
+                           (int) xmcf->acct.cookie_secure, "Lax")
         < 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -162,16 +162,9 @@ ngx_xyz_metrics_add(ngx_uint_t metric, ngx_atomic_int_t n)
 }
 
 
-char *
-ngx_xyz_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_xyz_metrics_handler;
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_metrics_location = {
+    ngx_xyz_metrics_handler, NGX_XYZ_CORE, 0
+};
 
 
 static ngx_int_t

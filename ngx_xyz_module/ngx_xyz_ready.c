@@ -38,16 +38,9 @@ static void ngx_xyz_ready_cleanup(void *data);
 static const char  ngx_xyz_ready_sql[] = "SELECT 1";
 
 
-char *
-ngx_xyz_ready(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_xyz_ready_handler;
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_ready_location = {
+    ngx_xyz_ready_handler, NGX_XYZ_CORE, 0
+};
 
 
 static ngx_int_t

@@ -148,3 +148,46 @@ GET /
 ok
 --- error_log
 "xyz_argon2id" m=1024 t=1 is below the OWASP minimum (m=19456 t=2); use it for tests only
+
+
+
+=== TEST 13: account locations without a database: their message, before registration's
+--- http_config
+--- config
+    location = /api/register {
+        xyz_register;
+    }
+
+    location = /api/confirm {
+        xyz_confirm;
+    }
+--- must_die
+--- error_log
+the account locations need "xyz_pg_dsn"
+
+
+
+=== TEST 14: xyz_login without a key to sign sessions
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+--- config
+    location = /api/login {
+        xyz_login;
+    }
+--- must_die
+--- error_log
+"xyz_login" and "xyz_me" need at least one "xyz_jwt_key KID FILE" to sign sessions
+
+
+
+=== TEST 15: xyz_logout needs neither a database nor a key
+--- http_config
+--- config
+    location = /api/logout {
+        xyz_logout;
+    }
+--- request
+GET /api/logout
+--- error_code: 405
+--- response_headers
+Allow: POST
