@@ -456,8 +456,10 @@ ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_xyz_main_conf_t *xmcf = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i, force;
+    ngx_msec_t   margin;
 
     value = cf->args->elts;
 
@@ -471,14 +473,41 @@ ngx_xyz_crm_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (cf->args->nelts == 3 && ngx_strcmp(value[2].data, "force") != 0) {
+    force = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "force") == 0) {
+            force = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "margin=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            margin = ngx_parse_time(&s, 0);
+
+            if (margin == (ngx_msec_t) NGX_ERROR || margin > 500) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"xyz_crm_rate\"; give "
+                                   "how late a call may reach the CRM, "
+                                   "e.g. \"margin=50ms\", at most 500ms",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            xmcf->dispatch.crm_margin = margin;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"%V\" in \"xyz_crm_rate\"; the only "
-                           "option is \"force\"", &value[2]);
+                           "invalid \"%V\" in \"xyz_crm_rate\"; the options "
+                           "are \"force\" and \"margin=\"", &value[i]);
         return NGX_CONF_ERROR;
     }
 
-    if (n >= 100 && cf->args->nelts == 2) {
+    if (n >= 100 && !force) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"xyz_crm_rate %i\" is at or above the CRM's "
                            "limit of fewer than 100 requests per second; "

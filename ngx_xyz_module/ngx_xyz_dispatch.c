@@ -48,7 +48,7 @@
 
 #define NGX_XYZ_SLOT_LATE   5       /* ms a reserved slot may be missed by */
 #define NGX_XYZ_CLOCK_AGREE 5       /* ms the database's clock may be off */
-#define NGX_XYZ_SLOT_MARGIN 50      /* ms of lateness a call may arrive with */
+#define NGX_XYZ_SLOT_MARGIN 50      /* ms late an email may leave */
 
 
 
@@ -732,6 +732,7 @@ static void
 ngx_xyz_job_reserve(ngx_xyz_job_t *job)
 {
     double                    rate;
+    ngx_msec_t                margin;
     ngx_xyz_batch_t          *b;
     ngx_xyz_dispatch_conf_t  *dc;
 
@@ -747,15 +748,18 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     }
 
     /*
-     * Slots spaced so that a second and NGX_XYZ_SLOT_MARGIN ms hold the
-     * cap: a call reaches the peer at its slot plus the delays of timers,
-     * event loops and networks, and the peer counts arrivals in any one
-     * second.  Calls that arrive up to the margin late still fit the cap
-     * (50 ms: 0.952 of the cap).
+     * Slots spaced so that a second and the margin hold the cap: a call
+     * reaches the peer at its slot plus the delays of timers, event loops
+     * and networks, and the peer counts arrivals in any one second.  Calls
+     * that arrive up to the margin late still fit the cap (50 ms, the
+     * default: 0.952 of the cap; xyz_crm_rate margin=).
      */
 
+    margin = (b->consumer->kind == NGX_XYZ_QUEUE_CRM) ? dc->crm_margin
+                                                      : NGX_XYZ_SLOT_MARGIN;
+
     ngx_sprintf((u_char *) job->rate, "%.3f%Z",
-                rate * 1000 / (1000 + NGX_XYZ_SLOT_MARGIN));
+                rate * 1000 / (1000 + margin));
 
     job->values[0] = ngx_xyz_kind_name[b->consumer->kind];
     job->values[1] = job->rate;

@@ -63,6 +63,7 @@ typedef struct {
     ngx_uint_t               crm_batch;          /* records a request */
     ngx_msec_t               crm_linger;         /* to gather them */
     ngx_uint_t               crm_rate;
+    ngx_msec_t               crm_margin;         /* lateness slots allow */
     ngx_msec_t               crm_timeout;
     ngx_uint_t               breaker_failures;
     ngx_msec_t               breaker_open;

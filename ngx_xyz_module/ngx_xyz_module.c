@@ -353,7 +353,7 @@ static ngx_command_t  ngx_xyz_commands[] = {
       NULL },
 
     { ngx_string("xyz_crm_rate"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_xyz_crm_rate,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -748,6 +748,7 @@ ngx_xyz_dispatch_create_conf(ngx_xyz_main_conf_t *xmcf)
     xmcf->dispatch.crm_batch = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.crm_linger = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.crm_rate = NGX_CONF_UNSET_UINT;
+    xmcf->dispatch.crm_margin = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.crm_timeout = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.breaker_failures = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.breaker_open = NGX_CONF_UNSET_MSEC;
@@ -773,6 +774,7 @@ ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     ngx_conf_init_uint_value(dc->mail_rate, 0);
     ngx_conf_init_uint_value(dc->crm_mode, NGX_XYZ_CRM_SINGLE);
     ngx_conf_init_uint_value(dc->crm_rate, 90);
+    ngx_conf_init_msec_value(dc->crm_margin, 50);
 
     if (dc->crm_batch != NGX_CONF_UNSET_UINT
         && dc->crm_mode != NGX_XYZ_CRM_HUBSPOT)

@@ -191,3 +191,37 @@ GET /api/logout
 --- error_code: 405
 --- response_headers
 Allow: POST
+
+
+
+=== TEST 16: xyz_crm_rate with a margin that is not a time, or too long
+--- http_config
+    xyz_crm_rate 90 margin=soon;
+--- config
+--- must_die
+--- error_log
+invalid "margin=soon" in "xyz_crm_rate"; give how late a call may reach the CRM, e.g. "margin=50ms", at most 500ms
+
+
+
+=== TEST 17: xyz_crm_rate with force and a margin, in either order
+--- http_config
+    xyz_crm_rate 120 margin=80ms force;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+
+
+
+=== TEST 18: xyz_crm_rate with an unknown option
+--- http_config
+    xyz_crm_rate 90 fast;
+--- config
+--- must_die
+--- error_log
+invalid "fast" in "xyz_crm_rate"; the options are "force" and "margin="
