@@ -42,6 +42,7 @@
 
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_dispatch.h"
+#include "ngx_xyz_poller.h"
 
 
 #define NGX_XYZ_DUPLICATE   4       /* already sent: delete only */
@@ -57,9 +58,8 @@ typedef struct {
     ngx_xyz_channel_t       *channel;
     ngx_xyz_main_conf_t     *xmcf;
     ngx_log_t               *log;
-    ngx_event_t              poll;
+    ngx_xyz_poller_t         poller;
     ngx_xyz_batch_t         *batch;
-    ngx_msec_t               backoff;
 } ngx_xyz_consumer_t;
 
 
@@ -111,7 +111,6 @@ static void ngx_xyz_batch_renewed(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
 static void ngx_xyz_consumer_received(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
-static void ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay);
 static void ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_job_reserve(ngx_xyz_job_t *job);
@@ -309,13 +308,8 @@ ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
         c->xmcf = xmcf;
         c->log = cycle->log;
 
-        /* cancelable: an idle consumer never holds an exiting worker */
-        c->poll.handler = ngx_xyz_consumer_poll;
-        c->poll.data = c;
-        c->poll.log = cycle->log;
-        c->poll.cancelable = 1;
-
-        ngx_add_timer(&c->poll, 1);
+        ngx_xyz_poller_start(&c->poller, c->sender->name,
+                             ngx_xyz_consumer_poll, c, cycle->log);
 
         ngx_xyz_consumers[k] = c;
     }
@@ -338,9 +332,7 @@ ngx_xyz_dispatch_exit_process(void)
 
         ngx_xyz_consumers[k] = NULL;
 
-        if (c->poll.timer_set) {
-            ngx_del_timer(&c->poll);
-        }
+        ngx_xyz_poller_stop(&c->poller);
 
         /* what was received and not finished reappears after its
          * visibility timeout */
@@ -377,7 +369,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     pool = ngx_create_pool(16384, c->log);
     if (pool == NULL) {
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -386,7 +378,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (b == NULL || cln == NULL) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -396,7 +388,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (b->msgs == NULL || b->jobs == NULL || b->group == NULL) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -422,7 +414,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (rc != NGX_OK) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, rc == NGX_DECLINED ? 1000 : 200);
+        ngx_xyz_poller_again(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
         return;
     }
 
@@ -435,30 +427,16 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 static ngx_int_t
 ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
 {
-    int                  len;
-    char                *url;
-    u_char              *body;
     ngx_uint_t           max;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
-    url = (char *) c->xmcf->sqs.queue[c->kind].url.data;
     max = ngx_min(b->max - b->n, NGX_XYZ_SQS_RECEIVE_MAX);
 
-    body = ngx_pnalloc(b->pool, 1024);
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
-
-    len = ngx_xyz_sqs_receive_json((char *) body, 1024, url, (int) max, wait,
-                                   (int) (c->xmcf->dispatch.lease / 1000));
-    if (len < 0) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
-                            (wait + 10) * 1000, NULL,
-                            ngx_xyz_consumer_received, b, c->log);
+    return ngx_xyz_poller_receive(&c->xmcf->sqs, b->pool,
+                                  &c->xmcf->sqs.queue[c->kind].url, max,
+                                  wait, c->xmcf->dispatch.lease,
+                                  ngx_xyz_consumer_received, b, c->log);
 }
 
 
@@ -469,9 +447,6 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     ngx_xyz_batch_t *b = data;
 
     int                  n;
-    char                *arena;
-    ngx_uint_t           level;
-    size_t               size;
     ngx_uint_t           i, first;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
@@ -489,32 +464,18 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     }
 
     if (rc != NGX_OK) {
-        c->backoff = c->backoff ? ngx_min(c->backoff * 2, 30000) : 500;
-
-        level = (c->backoff > 500) ? NGX_LOG_INFO : NGX_LOG_WARN;
-
-        ngx_log_error(level, c->log,
-                      0, "xyz: receiving from the %s queue failed: %s; "
-                      "next try in %Mms", c->sender->name, error,
-                      c->backoff);
-
+        /* the error may be in the batch's memory: logged first */
         c->batch = NULL;
+        ngx_xyz_poller_failed(&c->poller, error);
         ngx_destroy_pool(b->pool);
-        ngx_xyz_consumer_again(c, c->backoff);
         return;
     }
 
-    c->backoff = 0;
+    c->poller.backoff = 0;
 
-    size = response->len + 4096;
-    arena = ngx_pnalloc(b->pool, size);
-
-    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data,
-                                           &b->msgs[b->n],
-                                           ngx_min(b->max - b->n,
-                                                   NGX_XYZ_SQS_RECEIVE_MAX),
-                                           arena, size)
-              : -1;
+    n = ngx_xyz_poller_messages(b->pool, response, &b->msgs[b->n],
+                                ngx_min(b->max - b->n,
+                                        NGX_XYZ_SQS_RECEIVE_MAX));
 
     if (n < 0) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
@@ -536,7 +497,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     if (n <= 0) {
         c->batch = NULL;
         ngx_destroy_pool(b->pool);
-        ngx_xyz_consumer_again(c, n < 0 ? 1000 : 0);
+        ngx_xyz_poller_again(&c->poller, n < 0 ? 1000 : 0);
         return;
     }
 
@@ -572,7 +533,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
                           "xyz: a message without an outbox id in the %s "
                           "queue", c->sender->name);
 
-            /* counted as begun: a HubSpot batch waits for every job */
+            /* counted as begun: a group waits for every job */
             b->begun++;
             ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0, "no outbox id");
             continue;
@@ -769,21 +730,6 @@ ngx_xyz_batch_renewed(void *data, ngx_int_t rc, ngx_str_t *response,
     if (--b->renewing == 0 && b->ending) {
         ngx_post_event(&b->end, &ngx_posted_events);
     }
-}
-
-
-static void
-ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay)
-{
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
-    }
-
-    if (c->poll.timer_set) {
-        ngx_del_timer(&c->poll);
-    }
-
-    ngx_add_timer(&c->poll, delay);
 }
 
 
@@ -1365,8 +1311,8 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 {
     int                  len;
     u_char              *body;
-    size_t               size, vsize;
-    ngx_uint_t           i, n, k, chunk;
+    size_t               vsize;
+    ngx_uint_t           i, n, chunk;
     const char         **handles;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
@@ -1422,20 +1368,12 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 
     for (i = 0; i < n; i += chunk) {
         chunk = ngx_min(n - i, NGX_XYZ_SQS_RECEIVE_MAX);
-        size = 256 + c->xmcf->sqs.queue[c->kind].url.len;
 
-        for (k = 0; k < chunk; k++) {
-            size += 64 + 6 * ngx_strlen(handles[i + k]);
-        }
+        body = ngx_xyz_poller_delete_body(b->pool,
+                                          &c->xmcf->sqs.queue[c->kind].url,
+                                          &handles[i], chunk, &len);
 
-        body = ngx_pnalloc(b->pool, size);
-
-        len = body ? ngx_xyz_sqs_delete_batch_json((char *) body, size,
-                         (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                         &handles[i], chunk)
-                   : -1;
-
-        if (len <= 0
+        if (body == NULL
             || ngx_xyz_batch_call(b, NULL, "DeleteMessageBatch", body, len,
                                   ngx_xyz_batch_call_done)
                != NGX_OK)
@@ -1513,7 +1451,7 @@ ngx_xyz_batch_end_handler(ngx_event_t *ev)
 
     ngx_destroy_pool(b->pool);
 
-    ngx_xyz_consumer_again(c, 0);
+    ngx_xyz_poller_again(&c->poller, 0);
 }
 
 

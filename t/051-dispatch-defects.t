@@ -134,6 +134,21 @@ sub delivery_states {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a 429 with Retry-After as a date half a minute ahead, in this form
+    if (defined(my $form = $block->retry_after_date)) {
+        $form =~ s/\s+\z//;
+        my $id = { imf => 1101, rfc850 => 1201, asctime => 1301 }->{$form};
+        $block->set_value("init", <<"_EOI_");
+XyzCrm::crm_fault(mode => '429', count => 1,
+                  retry_after => ::http_date('$form', 30));
+::send_crm([ 'ra$form', \$::ids + $id ]);
+::faulted(1);
+_EOI_
+        $block->set_value("error_log",
+                          [qr/CRM answered 429, Retry-After (2[4-9]|30) s/]);
+        $block->set_value("no_error_log", "PostgreSQL error\nexited on signal\n");
+    }
+
     # a long poll of the nginx the previous block stopped is still open in
     # the emulator for up to xyz_dispatch_poll, and would take (and hide
     # for the lease) what this block sends: let it run out first
@@ -447,41 +462,17 @@ exited on signal
 
 
 === TEST 11: a 429 with Retry-After as an IMF-fixdate half a minute ahead: everyone waits until then
---- init
-XyzCrm::crm_fault(mode => '429', count => 1, retry_after => ::http_date('imf', 30));
-::send_crm([ 'raimf', $::ids + 1101 ]);
-::faulted(1);
---- error_log eval
-qr/CRM answered 429, Retry-After (2[4-9]|30) s/
---- no_error_log
-PostgreSQL error
-exited on signal
+--- retry_after_date: imf
 
 
 
 === TEST 12: a 429 with Retry-After as an RFC 850 date: the same
---- init
-XyzCrm::crm_fault(mode => '429', count => 1, retry_after => ::http_date('rfc850', 30));
-::send_crm([ 'ra850', $::ids + 1201 ]);
-::faulted(1);
---- error_log eval
-qr/CRM answered 429, Retry-After (2[4-9]|30) s/
---- no_error_log
-PostgreSQL error
-exited on signal
+--- retry_after_date: rfc850
 
 
 
 === TEST 13: a 429 with Retry-After as an asctime date: the same
---- init
-XyzCrm::crm_fault(mode => '429', count => 1, retry_after => ::http_date('asctime', 30));
-::send_crm([ 'raasc', $::ids + 1301 ]);
-::faulted(1);
---- error_log eval
-qr/CRM answered 429, Retry-After (2[4-9]|30) s/
---- no_error_log
-PostgreSQL error
-exited on signal
+--- retry_after_date: asctime
 
 
 
