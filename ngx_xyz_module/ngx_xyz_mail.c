@@ -49,6 +49,7 @@ static char *ngx_xyz_mail_from(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc);
 static char *ngx_xyz_mail_templates(ngx_conf_t *cf,
     ngx_xyz_dispatch_conf_t *dc);
 static void ngx_xyz_mail_send(ngx_xyz_job_t **jobs, ngx_uint_t n);
+static void ngx_xyz_mail_send_one(ngx_xyz_job_t *job);
 static ngx_int_t ngx_xyz_mail_read(ngx_xyz_mail_t *m);
 static ngx_int_t ngx_xyz_mail_render(ngx_xyz_mail_t *m,
     ngx_xyz_dispatch_conf_t *dc);
@@ -306,13 +307,21 @@ ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc)
 }
 
 
-/*
- * A sender for the email queue: the dispatcher calls it through
- * ngx_xyz_mail_sender, one job a send.
- */
+/* the dispatcher's call, one job at a time: each email is a transfer */
 
 static void
 ngx_xyz_mail_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        ngx_xyz_mail_send_one(jobs[i]);
+    }
+}
+
+
+static void
+ngx_xyz_mail_send_one(ngx_xyz_job_t *job)
 {
     ngx_int_t                 rc;
     ngx_xyz_mail_t            m;
@@ -320,7 +329,7 @@ ngx_xyz_mail_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
 
     ngx_memzero(&m, sizeof(ngx_xyz_mail_t));
 
-    m.job = jobs[0];
+    m.job = job;
     dc = ngx_xyz_job_conf(m.job);
 
     if (ngx_xyz_mail_read(&m) != NGX_OK) {
