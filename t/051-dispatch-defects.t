@@ -146,8 +146,12 @@ XyzCrm::crm_fault(mode => '429', count => 1,
 _EOI_
         $block->set_value("error_log",
                           [qr/CRM answered 429, Retry-After (2[4-9]|30) s/]);
-        $block->set_value("no_error_log", "PostgreSQL error\nexited on signal\n");
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]\n"
+                                          . "PostgreSQL error\n"
+                                          . "exited on signal\n");
     }
+
+    quiet_error_log($block);
 
     # a long poll of the nginx the previous block stopped is still open in
     # the emulator for up to xyz_dispatch_poll, and would take (and hide
@@ -488,6 +492,9 @@ XyzTest::psql("DELETE FROM rate_limits");
 --- error_log eval
 [qr/CRM answered 429, Retry-After 1 s/]
 --- no_error_log
+[error]
+[alert]
+[crit]
 Retry-After 3600 s
 PostgreSQL error
 exited on signal
