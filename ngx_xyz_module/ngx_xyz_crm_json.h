@@ -104,12 +104,5 @@ int ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
 int ngx_xyz_crm_contact_parse(const char *json, size_t len,
     ngx_xyz_crm_contact_t *c, char *arena, size_t arena_size);
 
-/*
- * A Retry-After value, delay-seconds or an HTTP date (IMF-fixdate, the
- * obsolete RFC 850 and asctime forms), as seconds from now: 0 for a date
- * in the past.  Returns -1 when the value is neither.
- */
-long ngx_xyz_retry_after(const char *value, time_t now);
-
 
 #endif /* _NGX_XYZ_CRM_JSON_H_INCLUDED_ */

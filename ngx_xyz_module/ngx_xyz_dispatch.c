@@ -4,18 +4,19 @@
  *
  * The dispatcher: in every worker of an nginx whose configuration names
  * queues with "xyz_dispatch", one consumer per queue long-polls SQS and
- * works through what it receives, a batch of up to ten at a time (in
- * HubSpot's batch mode, up to xyz_crm_batch records gathered from several
+ * works through what it receives, a batch of up to ten at a time (for a
+ * sender that sends groups, up to its batch size gathered from several
  * receives within a short linger, sent as one request):
  *
  *   begin    xyz_delivery_begin() claims the outbox id; a message whose id
  *            was already sent is only deleted, one another dispatcher holds
  *            is left alone;
  *   reserve  xyz_rate_reserve() books the next slot of the peer's global
- *            rate (CRM, and SMTP when capped), shared by every dispatcher
+ *            rate (when the sender caps it), shared by every dispatcher
  *            through PostgreSQL; an open breaker or a Retry-After sends the
  *            message back to wait;
- *   send     SMTP (ngx_xyz_mail.c) or the CRM (ngx_xyz_crm.c);
+ *   send     the queue's sender (ngx_xyz_sender.h), which the dispatcher
+ *            knows only by its interface;
  *   record   xyz_delivery_end() writes the outcome; a permanent failure
  *            is recorded "dead" only once its message is in the
  *            dead-letter queue, so that a failed move leaves it to be
@@ -28,7 +29,7 @@
  *
  * While a batch is in work a timer that is not cancelable keeps the
  * worker alive on reload, so a batch finishes rather than half ends.  A
- * batch held for half its lease (a rate limit, a slow CRM) renews the
+ * batch held for half its lease (a rate limit, a slow peer) renews the
  * leases of its messages, so that no other dispatcher takes them
  * meanwhile.
  *
@@ -41,6 +42,7 @@
 
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_dispatch.h"
+#include "ngx_xyz_poller.h"
 
 
 #define NGX_XYZ_DUPLICATE   4       /* already sent: delete only */
@@ -48,17 +50,17 @@
 
 #define NGX_XYZ_SLOT_LATE   5       /* ms a reserved slot may be missed by */
 #define NGX_XYZ_CLOCK_AGREE 5       /* ms the database's clock may be off */
-#define NGX_XYZ_SLOT_MARGIN 50      /* ms late an email may leave */
 
 
 
 typedef struct {
     ngx_uint_t               kind;
+    ngx_xyz_sender_t        *sender;
+    ngx_xyz_channel_t       *channel;
     ngx_xyz_main_conf_t     *xmcf;
     ngx_log_t               *log;
-    ngx_event_t              poll;
+    ngx_xyz_poller_t         poller;
     ngx_xyz_batch_t         *batch;
-    ngx_msec_t               backoff;
 } ngx_xyz_consumer_t;
 
 
@@ -85,7 +87,7 @@ struct ngx_xyz_batch_s {
     unsigned                 gathering:1;        /* more receives to come */
     unsigned                 cleaning:1;
 
-    /* the CRM batch mode sends the whole batch as one request */
+    /* a sender of groups sends the whole batch as one request */
     ngx_xyz_job_t          **group;
     ngx_uint_t               ngroup;
     ngx_xyz_job_t            unit;               /* its reservation */
@@ -98,6 +100,8 @@ typedef struct {
 } ngx_xyz_cleanup_call_t;
 
 
+static char *ngx_xyz_dispatch_check(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
 static void ngx_xyz_consumer_poll(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait);
 static void ngx_xyz_batch_gather_next(ngx_xyz_batch_t *b, ngx_uint_t got);
@@ -108,7 +112,6 @@ static void ngx_xyz_batch_renewed(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
 static void ngx_xyz_consumer_received(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
-static void ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay);
 static void ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_job_reserve(ngx_xyz_job_t *job);
@@ -135,12 +138,15 @@ static void ngx_xyz_batch_end_handler(ngx_event_t *ev);
 static void ngx_xyz_batch_free(void *data);
 static void ngx_xyz_unit_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
     ngx_uint_t retry_seconds, const char *detail);
-static ngx_uint_t ngx_xyz_hubspot(ngx_xyz_batch_t *b);
+static ngx_uint_t ngx_xyz_grouped(ngx_xyz_batch_t *b);
+static ngx_xyz_job_t *ngx_xyz_job_unit(ngx_xyz_job_t *job);
+static void ngx_xyz_job_peer_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
 static void ngx_xyz_batch_guard_handler(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
     const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler);
 static ngx_uint_t ngx_xyz_job_backoff(ngx_xyz_job_t *job);
-static ngx_uint_t ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome);
+static ngx_uint_t ngx_xyz_metric(ngx_xyz_sender_t *s, ngx_uint_t outcome);
 static ngx_msec_int_t ngx_xyz_slot_delay(ngx_xyz_job_t *job, PGresult *res,
     ngx_int_t wait);
 static int64_t ngx_xyz_wall_msec(void);
@@ -148,7 +154,7 @@ static int64_t ngx_xyz_wall_msec(void);
 
 static ngx_xyz_consumer_t  *ngx_xyz_consumers[NGX_XYZ_QUEUES];
 
-/* for an email, also whether its address is suppressed (sql/010) */
+/* also whether the message's address is suppressed (sql/010) */
 static const char  ngx_xyz_begin_sql[] =
     "SELECT xyz_delivery_begin_checked($1::bigint, $2, $3::interval)";
 
@@ -161,7 +167,129 @@ static const char  ngx_xyz_reserve_sql[] =
 static const char  ngx_xyz_end_sql[] =
     "SELECT xyz_delivery_end($1::bigint, $2, $3)";
 
-static const char  *ngx_xyz_kind_name[] = { "email", "crm" };
+static const char  ngx_xyz_peer_sql[] =
+    "SELECT xyz_rate_result($1, $2::boolean, $3::interval, $4::integer, "
+    "$5::interval)";
+
+
+/*
+ * Picks each queue's sender and lets it complete its configuration: once
+ * for every configuration (defaults, and checks that hold whether or not
+ * the queue is consumed), and again for the queues this nginx consumes,
+ * after the checks of what every queue needs.
+ */
+
+char *
+ngx_xyz_dispatch_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    char                     *rv;
+    ngx_uint_t                i, k;
+    ngx_xyz_sender_t         *s;
+    ngx_xyz_channel_t        *ch;
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = &xmcf->dispatch;
+
+    ngx_conf_init_msec_value(dc->lease, 60000);
+    ngx_conf_init_value(dc->poll, 20);
+    ngx_conf_init_uint_value(dc->backoff_base, 10);
+    ngx_conf_init_uint_value(dc->backoff_max, 900);
+
+    for (i = 0; ngx_xyz_senders[i]; i++) {
+        s = ngx_xyz_senders[i];
+        ch = &dc->channel[s->queue];
+
+        if (ch->sender == NULL && (s->chosen == NULL || s->chosen(dc))) {
+            ch->sender = s;
+        }
+    }
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+        ch = &dc->channel[k];
+
+        if (ch->sender == NULL) {
+            continue;
+        }
+
+        rv = ch->sender->init_conf(cf, xmcf, ch, 0);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (dc->queues == 0) {
+        return NGX_CONF_OK;
+    }
+
+    rv = ngx_xyz_dispatch_check(cf, xmcf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+        if (!(dc->queues & (1 << k))) {
+            continue;
+        }
+
+        ch = &dc->channel[k];
+
+        rv = ch->sender->init_conf(cf, xmcf, ch, 1);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_xyz_dispatch_check(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    ngx_uint_t                k;
+    ngx_xyz_dispatch_conf_t  *dc;
+
+    dc = &xmcf->dispatch;
+
+    if (xmcf->pg.dsn.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch\" needs \"xyz_pg_dsn\": delivery "
+                           "state and rate limits are in PostgreSQL");
+        return NGX_CONF_ERROR;
+    }
+
+    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
+        if ((dc->queues & (1 << k)) && dc->channel[k].sender == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no sender for queue %ui of \"xyz_dispatch\"",
+                               k);
+            return NGX_CONF_ERROR;
+        }
+
+        if ((dc->queues & (1 << k)) && xmcf->sqs.queue[k].url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"xyz_dispatch\" %s needs \"xyz_sqs_queue %s "
+                               "URL\"", dc->channel[k].sender->name,
+                               dc->channel[k].sender->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (dc->poll > 20) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch_poll\" is at most 20s, SQS's "
+                           "longest poll");
+        return NGX_CONF_ERROR;
+    }
+
+    if (dc->lease < 10000 || dc->lease > 43200000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"xyz_dispatch_lease\" must be from 10s to 12h");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
 
 
 ngx_int_t
@@ -182,16 +310,13 @@ ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
         }
 
         c->kind = k;
+        c->channel = &xmcf->dispatch.channel[k];
+        c->sender = c->channel->sender;
         c->xmcf = xmcf;
         c->log = cycle->log;
 
-        /* cancelable: an idle consumer never holds an exiting worker */
-        c->poll.handler = ngx_xyz_consumer_poll;
-        c->poll.data = c;
-        c->poll.log = cycle->log;
-        c->poll.cancelable = 1;
-
-        ngx_add_timer(&c->poll, 1);
+        ngx_xyz_poller_start(&c->poller, c->sender->name,
+                             ngx_xyz_consumer_poll, c, cycle->log);
 
         ngx_xyz_consumers[k] = c;
     }
@@ -214,9 +339,7 @@ ngx_xyz_dispatch_exit_process(void)
 
         ngx_xyz_consumers[k] = NULL;
 
-        if (c->poll.timer_set) {
-            ngx_del_timer(&c->poll);
-        }
+        ngx_xyz_poller_stop(&c->poller);
 
         /* what was received and not finished reappears after its
          * visibility timeout */
@@ -246,14 +369,14 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
         return;
     }
 
-    /* HubSpot's batch upsert takes more than one receive can give */
+    /* a group may take more than one receive can give */
 
-    max = (c->kind == NGX_XYZ_QUEUE_CRM && dc->crm_mode == NGX_XYZ_CRM_HUBSPOT)
-          ? ngx_max(dc->crm_batch, 1) : NGX_XYZ_SQS_BATCH_MAX;
+    max = c->channel->group ? ngx_max(c->channel->batch, 1)
+                            : NGX_XYZ_SQS_BATCH_MAX;
 
     pool = ngx_create_pool(16384, c->log);
     if (pool == NULL) {
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -262,7 +385,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (b == NULL || cln == NULL) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -272,7 +395,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (b->msgs == NULL || b->jobs == NULL || b->group == NULL) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -298,7 +421,7 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 
     if (rc != NGX_OK) {
         ngx_destroy_pool(pool);
-        ngx_xyz_consumer_again(c, rc == NGX_DECLINED ? 1000 : 200);
+        ngx_xyz_poller_again(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
         return;
     }
 
@@ -311,30 +434,16 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
 static ngx_int_t
 ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
 {
-    int                  len;
-    char                *url;
-    u_char              *body;
     ngx_uint_t           max;
     ngx_xyz_consumer_t  *c;
 
     c = b->consumer;
-    url = (char *) c->xmcf->sqs.queue[c->kind].url.data;
     max = ngx_min(b->max - b->n, NGX_XYZ_SQS_RECEIVE_MAX);
 
-    body = ngx_pnalloc(b->pool, 1024);
-    if (body == NULL) {
-        return NGX_ERROR;
-    }
-
-    len = ngx_xyz_sqs_receive_json((char *) body, 1024, url, (int) max, wait,
-                                   (int) (c->xmcf->dispatch.lease / 1000));
-    if (len < 0) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
-                            (wait + 10) * 1000, NULL,
-                            ngx_xyz_consumer_received, b, c->log);
+    return ngx_xyz_poller_receive(&c->xmcf->sqs, b->pool,
+                                  &c->xmcf->sqs.queue[c->kind].url, max,
+                                  wait, c->xmcf->dispatch.lease,
+                                  ngx_xyz_consumer_received, b, c->log);
 }
 
 
@@ -345,9 +454,6 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     ngx_xyz_batch_t *b = data;
 
     int                  n;
-    char                *arena;
-    ngx_uint_t           level;
-    size_t               size;
     ngx_uint_t           i, first;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
@@ -359,38 +465,24 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "xyz: receiving more from the %s queue failed: %s; "
                       "sending the %ui messages gathered",
-                      ngx_xyz_kind_name[c->kind], error, b->n);
+                      c->sender->name, error, b->n);
         ngx_xyz_batch_gathered(b);
         return;
     }
 
     if (rc != NGX_OK) {
-        c->backoff = c->backoff ? ngx_min(c->backoff * 2, 30000) : 500;
-
-        level = (c->backoff > 500) ? NGX_LOG_INFO : NGX_LOG_WARN;
-
-        ngx_log_error(level, c->log,
-                      0, "xyz: receiving from the %s queue failed: %s; "
-                      "next try in %Mms", ngx_xyz_kind_name[c->kind], error,
-                      c->backoff);
-
+        /* the error may be in the batch's memory: logged first */
         c->batch = NULL;
+        ngx_xyz_poller_failed(&c->poller, error);
         ngx_destroy_pool(b->pool);
-        ngx_xyz_consumer_again(c, c->backoff);
         return;
     }
 
-    c->backoff = 0;
+    c->poller.backoff = 0;
 
-    size = response->len + 4096;
-    arena = ngx_pnalloc(b->pool, size);
-
-    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data,
-                                           &b->msgs[b->n],
-                                           ngx_min(b->max - b->n,
-                                                   NGX_XYZ_SQS_RECEIVE_MAX),
-                                           arena, size)
-              : -1;
+    n = ngx_xyz_poller_messages(b->pool, response, &b->msgs[b->n],
+                                ngx_min(b->max - b->n,
+                                        NGX_XYZ_SQS_RECEIVE_MAX));
 
     if (n < 0) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
@@ -412,7 +504,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     if (n <= 0) {
         c->batch = NULL;
         ngx_destroy_pool(b->pool);
-        ngx_xyz_consumer_again(c, n < 0 ? 1000 : 0);
+        ngx_xyz_poller_again(&c->poller, n < 0 ? 1000 : 0);
         return;
     }
 
@@ -421,7 +513,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
                    "xyz dispatch: %d messages from the %s queue", n,
-                   ngx_xyz_kind_name[c->kind]);
+                   c->sender->name);
 
     if (first == 0) {
         ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
@@ -430,7 +522,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         if (b->max > NGX_XYZ_SQS_RECEIVE_MAX) {
             /* the linger counts from the first message */
             b->gathering = 1;
-            b->deadline = ngx_current_msec + c->xmcf->dispatch.crm_linger;
+            b->deadline = ngx_current_msec + c->channel->linger;
         }
     }
 
@@ -446,9 +538,9 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         if (job->msg->outbox_id < 0) {
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
                           "xyz: a message without an outbox id in the %s "
-                          "queue", ngx_xyz_kind_name[c->kind]);
+                          "queue", c->sender->name);
 
-            /* counted as begun: a HubSpot batch waits for every job */
+            /* counted as begun: a group waits for every job */
             b->begun++;
             ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0, "no outbox id");
             continue;
@@ -459,7 +551,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
                     c->xmcf->dispatch.lease);
 
         job->values[0] = job->id;
-        job->values[1] = ngx_xyz_kind_name[c->kind];
+        job->values[1] = c->sender->name;
         job->values[2] = job->lease;
 
         job->query.sql = ngx_xyz_begin_sql;
@@ -483,7 +575,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
 
     /* every job began (or failed to) without a query answered */
 
-    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
+    if (ngx_xyz_grouped(b) && b->begun == b->n) {
         ngx_xyz_group_send(b);
     }
 }
@@ -517,7 +609,7 @@ ngx_xyz_batch_gather_next(ngx_xyz_batch_t *b, ngx_uint_t got)
         return;
     }
 
-    pause = ngx_max(b->consumer->xmcf->dispatch.crm_linger / 4, 10);
+    pause = ngx_max(b->consumer->channel->linger / 4, 10);
 
     ngx_add_timer(&b->gather, ngx_min(pause, left));
 }
@@ -557,7 +649,7 @@ ngx_xyz_batch_gathered(ngx_xyz_batch_t *b)
         return;
     }
 
-    if (ngx_xyz_hubspot(b) && b->begun == b->n) {
+    if (ngx_xyz_grouped(b) && b->begun == b->n) {
         ngx_xyz_group_send(b);
     }
 }
@@ -565,7 +657,7 @@ ngx_xyz_batch_gathered(ngx_xyz_batch_t *b)
 
 /*
  * Half the lease is gone and the batch is still in work (a reservation
- * far off, a CRM slow to answer): every message is hidden for another
+ * far off, a peer slow to answer): every message is hidden for another
  * lease, so that no dispatcher receives it meanwhile.
  */
 
@@ -590,7 +682,7 @@ ngx_xyz_batch_renew_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "xyz: a %s batch of %ui messages is still in work after "
                   "half its lease; renewing the leases",
-                  ngx_xyz_kind_name[c->kind], b->n);
+                  c->sender->name, b->n);
 
     for (i = 0; i < b->n; i += n) {
         n = ngx_min(b->n - i, NGX_XYZ_SQS_RECEIVE_MAX);
@@ -619,7 +711,7 @@ ngx_xyz_batch_renew_handler(ngx_event_t *ev)
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
                           "xyz: cannot renew the leases of %ui messages of "
-                          "the %s queue", n, ngx_xyz_kind_name[c->kind]);
+                          "the %s queue", n, c->sender->name);
         }
     }
 
@@ -649,21 +741,6 @@ ngx_xyz_batch_renewed(void *data, ngx_int_t rc, ngx_str_t *response,
 
 
 static void
-ngx_xyz_consumer_again(ngx_xyz_consumer_t *c, ngx_msec_t delay)
-{
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
-    }
-
-    if (c->poll.timer_set) {
-        ngx_del_timer(&c->poll);
-    }
-
-    ngx_add_timer(&c->poll, delay);
-}
-
-
-static void
 ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
     ngx_xyz_job_t *job = q->data;
@@ -687,18 +764,17 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_xyz_job_finish(job);
 
     } else if (ngx_strcmp(state, "done") == 0) {
-        ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
-                            ? NGX_XYZ_M_DUPLICATE_EMAIL
-                            : NGX_XYZ_M_DUPLICATE_CRM, 1);
+        ngx_xyz_metrics_add(
+                b->consumer->sender->metrics[NGX_XYZ_SENDER_M_DUPLICATE], 1);
         job->outcome = NGX_XYZ_DUPLICATE;
         ngx_xyz_job_finish(job);
 
     } else if (ngx_strcmp(state, "suppressed") == 0) {
         /* recorded with its reason by the query: deleted, never sent */
         ngx_log_error(NGX_LOG_NOTICE, b->consumer->log, 0,
-                      "xyz: email of outbox row %L not sent: the address "
+                      "xyz: %s of outbox row %L not sent: the address "
                       "is suppressed (bounce or complaint)",
-                      job->msg->outbox_id);
+                      b->consumer->sender->name, job->msg->outbox_id);
         job->outcome = NGX_XYZ_DUPLICATE;
         ngx_xyz_job_finish(job);
 
@@ -706,7 +782,7 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         job->outcome = NGX_XYZ_LEAVE;
         ngx_xyz_job_finish(job);
 
-    } else if (ngx_xyz_hubspot(b)) {
+    } else if (ngx_xyz_grouped(b)) {
         job->go = 1;
 
     } else {
@@ -714,33 +790,30 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_xyz_job_reserve(job);
     }
 
-    if (ngx_xyz_hubspot(b) && b->begun == b->n && !b->gathering) {
+    if (ngx_xyz_grouped(b) && b->begun == b->n && !b->gathering) {
         ngx_xyz_group_send(b);
     }
 }
 
 
 static ngx_uint_t
-ngx_xyz_hubspot(ngx_xyz_batch_t *b)
+ngx_xyz_grouped(ngx_xyz_batch_t *b)
 {
-    return b->consumer->kind == NGX_XYZ_QUEUE_CRM
-           && b->consumer->xmcf->dispatch.crm_mode == NGX_XYZ_CRM_HUBSPOT;
+    return b->consumer->channel->group;
 }
 
 
 static void
 ngx_xyz_job_reserve(ngx_xyz_job_t *job)
 {
-    double                    rate;
-    ngx_msec_t                margin;
-    ngx_xyz_batch_t          *b;
-    ngx_xyz_dispatch_conf_t  *dc;
+    double              rate;
+    ngx_xyz_batch_t    *b;
+    ngx_xyz_channel_t  *ch;
 
     b = job->batch;
-    dc = &b->consumer->xmcf->dispatch;
+    ch = b->consumer->channel;
 
-    rate = (b->consumer->kind == NGX_XYZ_QUEUE_CRM) ? dc->crm_rate
-                                                    : dc->mail_rate;
+    rate = ch->rate;
 
     if (rate == 0) {
         ngx_xyz_job_send(job);
@@ -755,18 +828,15 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
      * default: 0.952 of the cap; xyz_crm_rate margin=).
      */
 
-    margin = (b->consumer->kind == NGX_XYZ_QUEUE_CRM) ? dc->crm_margin
-                                                      : NGX_XYZ_SLOT_MARGIN;
-
     ngx_sprintf((u_char *) job->rate, "%.3f%Z",
-                rate * 1000 / (1000 + margin));
+                rate * 1000 / (1000 + ch->margin));
 
-    job->values[0] = ngx_xyz_kind_name[b->consumer->kind];
+    job->values[0] = b->consumer->sender->name;
     job->values[1] = job->rate;
     job->values[2] = "5 seconds";
     job->values[3] = job->lease;
 
-    ngx_sprintf((u_char *) job->lease, "%M milliseconds%Z", dc->crm_timeout);
+    ngx_sprintf((u_char *) job->lease, "%M milliseconds%Z", ch->probe);
 
     job->asked = ngx_xyz_wall_msec();
 
@@ -833,7 +903,7 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
  * How many ms from now the slot is.  The database said "wait ms after my
  * now": timed from the answer's arrival, a slot leaves late by however
  * long the answer took, and late sends bunch up with the ones on time at
- * the CRM.  When the database's "now" lies between the asking and the
+ * the peer.  When the database's "now" lies between the asking and the
  * answer on this host's clock, the clocks agree and the slot is timed on
  * the database's clock; otherwise (clocks apart) from the arrival, as
  * before.  "Now" is this moment's, not the time cached at the start of
@@ -911,7 +981,8 @@ ngx_xyz_job_wait_handler(ngx_event_t *ev)
     }
 
     if (job == &job->batch->unit) {
-        ngx_xyz_crm_send(job->batch->group, job->batch->ngroup);
+        job->batch->consumer->sender->send(job->batch->group,
+                                           job->batch->ngroup);
         return;
     }
 
@@ -922,12 +993,11 @@ ngx_xyz_job_wait_handler(ngx_event_t *ev)
 static void
 ngx_xyz_job_send(ngx_xyz_job_t *job)
 {
-    if (job->batch->consumer->kind == NGX_XYZ_QUEUE_EMAIL) {
-        ngx_xyz_mail_send(job);
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, job->batch->consumer->log, 0,
+                   "xyz dispatch: sending %s of outbox row %L",
+                   job->batch->consumer->sender->name, job->msg->outbox_id);
 
-    } else {
-        ngx_xyz_crm_send(&job, 1);
-    }
+    job->batch->consumer->sender->send(&job, 1);
 }
 
 
@@ -1030,13 +1100,13 @@ ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
     ngx_cpystrn((u_char *) job->detail, (u_char *) (detail ? detail : ""),
                 sizeof(job->detail));
 
-    ngx_xyz_metrics_add(ngx_xyz_metric(c->kind, outcome), 1);
+    ngx_xyz_metrics_add(ngx_xyz_metric(c->sender, outcome), 1);
 
     if (outcome != NGX_XYZ_SENT) {
         level = (outcome == NGX_XYZ_DEAD) ? NGX_LOG_ERR : NGX_LOG_WARN;
 
         ngx_log_error(level, c->log, 0, "xyz: %s of outbox row %L %s: %s",
-                      ngx_xyz_kind_name[c->kind], job->msg->outbox_id,
+                      c->sender->name, job->msg->outbox_id,
                       outcome == NGX_XYZ_DEAD ? "failed for good"
                                               : "failed, retried later",
                       job->detail);
@@ -1082,7 +1152,7 @@ ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         ngx_log_error(NGX_LOG_ERR, job->batch->consumer->log, 0,
                       "xyz: %s of outbox row %L was sent, but recording "
                       "it failed",
-                      ngx_xyz_kind_name[job->batch->consumer->kind],
+                      job->batch->consumer->sender->name,
                       job->msg->outbox_id);
     }
 
@@ -1222,9 +1292,8 @@ ngx_xyz_batch_dlq_done(void *data, ngx_int_t rc, ngx_str_t *response,
         ngx_xyz_batch_record(b, cc->job, "retry");
 
     } else {
-        ngx_xyz_metrics_add(b->consumer->kind == NGX_XYZ_QUEUE_EMAIL
-                            ? NGX_XYZ_M_DEAD_LETTERED_EMAIL
-                            : NGX_XYZ_M_DEAD_LETTERED_CRM, 1);
+        ngx_xyz_metrics_add(
+            b->consumer->sender->metrics[NGX_XYZ_SENDER_M_DEAD_LETTERED], 1);
         ngx_xyz_batch_record(b, cc->job, "dead");
     }
 
@@ -1303,8 +1372,8 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 {
     int                  len;
     u_char              *body;
-    size_t               size, vsize;
-    ngx_uint_t           i, n, k, chunk;
+    size_t               vsize;
+    ngx_uint_t           i, n, chunk;
     const char         **handles;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
@@ -1316,7 +1385,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
     if (handles == NULL) {
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "xyz: cannot delete the handled messages from the %s "
-                      "queue", ngx_xyz_kind_name[c->kind]);
+                      "queue", c->sender->name);
         ngx_xyz_batch_end(b);
         return;
     }
@@ -1360,20 +1429,12 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 
     for (i = 0; i < n; i += chunk) {
         chunk = ngx_min(n - i, NGX_XYZ_SQS_RECEIVE_MAX);
-        size = 256 + c->xmcf->sqs.queue[c->kind].url.len;
 
-        for (k = 0; k < chunk; k++) {
-            size += 64 + 6 * ngx_strlen(handles[i + k]);
-        }
+        body = ngx_xyz_poller_delete_body(b->pool,
+                                          &c->xmcf->sqs.queue[c->kind].url,
+                                          &handles[i], chunk, &len);
 
-        body = ngx_pnalloc(b->pool, size);
-
-        len = body ? ngx_xyz_sqs_delete_batch_json((char *) body, size,
-                         (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                         &handles[i], chunk)
-                   : -1;
-
-        if (len <= 0
+        if (body == NULL
             || ngx_xyz_batch_call(b, NULL, "DeleteMessageBatch", body, len,
                                   ngx_xyz_batch_call_done)
                != NGX_OK)
@@ -1381,7 +1442,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
             /* the deliveries are recorded: they come back as duplicates */
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
                           "xyz: cannot delete %ui handled messages from "
-                          "the %s queue", chunk, ngx_xyz_kind_name[c->kind]);
+                          "the %s queue", chunk, c->sender->name);
         }
     }
 
@@ -1451,7 +1512,7 @@ ngx_xyz_batch_end_handler(ngx_event_t *ev)
 
     ngx_destroy_pool(b->pool);
 
-    ngx_xyz_consumer_again(c, 0);
+    ngx_xyz_poller_again(&c->poller, 0);
 }
 
 
@@ -1539,7 +1600,7 @@ ngx_xyz_batch_guard_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
                   "xyz: a %s batch outlived its lease; its messages "
                   "reappear in the queue",
-                  ngx_xyz_kind_name[b->consumer->kind]);
+                  b->consumer->sender->name);
 }
 
 
@@ -1562,21 +1623,18 @@ ngx_xyz_job_backoff(ngx_xyz_job_t *job)
 
 
 static ngx_uint_t
-ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome)
+ngx_xyz_metric(ngx_xyz_sender_t *s, ngx_uint_t outcome)
 {
     switch (outcome) {
 
     case NGX_XYZ_SENT:
-        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_SENT_EMAIL
-                                           : NGX_XYZ_M_SENT_CRM;
+        return s->metrics[NGX_XYZ_SENDER_M_SENT];
 
     case NGX_XYZ_RETRY:
-        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_RETRIED_EMAIL
-                                           : NGX_XYZ_M_RETRIED_CRM;
+        return s->metrics[NGX_XYZ_SENDER_M_RETRIED];
 
     default:
-        return kind == NGX_XYZ_QUEUE_EMAIL ? NGX_XYZ_M_FAILED_EMAIL
-                                           : NGX_XYZ_M_FAILED_CRM;
+        return s->metrics[NGX_XYZ_SENDER_M_FAILED];
     }
 }
 
@@ -1595,24 +1653,74 @@ ngx_xyz_job_log(ngx_xyz_job_t *job)
 }
 
 
-void *
-ngx_xyz_job_pg(ngx_xyz_job_t *job)
+ngx_xyz_sqs_received_t *
+ngx_xyz_job_msg(ngx_xyz_job_t *job)
 {
-    return job->batch->consumer->xmcf->pg_pool;
+    return job->msg;
 }
 
 
-ngx_pool_t *
-ngx_xyz_job_pool(ngx_xyz_job_t *job)
-{
-    return job->batch->pool;
-}
-
-
-ngx_xyz_job_t *
+static ngx_xyz_job_t *
 ngx_xyz_job_unit(ngx_xyz_job_t *job)
 {
     /* where a request's shared state goes: the batch's unit in batch mode,
      * unless the job was split out of the batch's request */
     return (job->batch->ngroup && !job->alone) ? &job->batch->unit : job;
+}
+
+
+void
+ngx_xyz_job_peer(ngx_xyz_job_t *job, ngx_uint_t ok, ngx_uint_t block_seconds)
+{
+    ngx_xyz_job_t       *unit;
+    ngx_xyz_channel_t   *ch;
+    ngx_xyz_consumer_t  *c;
+
+    c = job->batch->consumer;
+    ch = c->channel;
+    unit = ngx_xyz_job_unit(job);
+
+    ngx_xyz_pg_cancel(&unit->result_query);
+
+    ngx_sprintf((u_char *) unit->block, "%ui seconds%Z", block_seconds);
+    ngx_sprintf((u_char *) unit->threshold, "%ui%Z", ch->breaker_failures);
+    ngx_sprintf((u_char *) unit->open, "%M milliseconds%Z",
+                ch->breaker_open);
+
+    unit->result_values[0] = c->sender->name;
+    unit->result_values[1] = ok ? "true" : "false";
+    unit->result_values[2] = unit->block;
+    unit->result_values[3] = unit->threshold;
+    unit->result_values[4] = unit->open;
+
+    unit->result_query.sql = ngx_xyz_peer_sql;
+    unit->result_query.nparams = 5;
+    unit->result_query.values = unit->result_values;
+    unit->result_query.handler = ngx_xyz_job_peer_done;
+    unit->result_query.data = unit;
+    unit->result_query.log = c->log;
+
+    (void) ngx_xyz_pg_query(c->xmcf->pg_pool, &unit->result_query);
+}
+
+
+static void
+ngx_xyz_job_peer_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_job_t *unit = q->data;
+
+    ngx_xyz_consumer_t  *c;
+
+    c = unit->batch->consumer;
+
+    if (rc == NGX_OK && PQntuples(res) == 1
+        && ngx_strcmp(PQgetvalue(res, 0, 0), "open") == 0
+        && unit->result_values[1][0] == 'f')
+    {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "xyz: %s keeps failing; its breaker is open and "
+                      "dispatchers wait before they probe it again",
+                      c->sender->peer);
+        ngx_xyz_metrics_add(NGX_XYZ_M_BREAKER_OPENED, 1);
+    }
 }

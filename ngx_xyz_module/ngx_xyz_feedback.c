@@ -20,12 +20,14 @@
  *            the queue's maxReceiveCount goes to its dead-letter queue.
  *
  * The SQS calls, the arena-free JSON of ReceiveMessage and
- * DeleteMessageBatch and the database pool are the dispatcher's.
+ * DeleteMessageBatch and the database pool are the dispatcher's, the poll
+ * timer and its backoff every consumer's (ngx_xyz_poller.c).
  */
 
 
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_ses_json.h"
+#include "ngx_xyz_poller.h"
 
 
 #define NGX_XYZ_FB_DELETE   1       /* done with it */
@@ -38,9 +40,8 @@ typedef struct ngx_xyz_fb_batch_s  ngx_xyz_fb_batch_t;
 typedef struct {
     ngx_xyz_main_conf_t     *xmcf;
     ngx_log_t               *log;
-    ngx_event_t              poll;
+    ngx_xyz_poller_t         poller;
     ngx_xyz_fb_batch_t      *batch;
-    ngx_msec_t               backoff;
 } ngx_xyz_fb_consumer_t;
 
 
@@ -82,7 +83,6 @@ static void ngx_xyz_fb_end(ngx_xyz_fb_batch_t *b);
 static void ngx_xyz_fb_end_handler(ngx_event_t *ev);
 static void ngx_xyz_fb_free(void *data);
 static void ngx_xyz_fb_guard_handler(ngx_event_t *ev);
-static void ngx_xyz_fb_again(ngx_xyz_fb_consumer_t *c, ngx_msec_t delay);
 
 
 ngx_xyz_feature_t  ngx_xyz_feedback_feature = {
@@ -173,13 +173,8 @@ ngx_xyz_feedback_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
     c->xmcf = xmcf;
     c->log = cycle->log;
 
-    /* cancelable: an idle consumer never holds an exiting worker */
-    c->poll.handler = ngx_xyz_fb_poll;
-    c->poll.data = c;
-    c->poll.log = cycle->log;
-    c->poll.cancelable = 1;
-
-    ngx_add_timer(&c->poll, 1);
+    ngx_xyz_poller_start(&c->poller, "SES feedback", ngx_xyz_fb_poll, c,
+                         cycle->log);
 
     ngx_xyz_fb_consumer = c;
 
@@ -199,9 +194,7 @@ ngx_xyz_feedback_exit_process(void)
 
     ngx_xyz_fb_consumer = NULL;
 
-    if (c->poll.timer_set) {
-        ngx_del_timer(&c->poll);
-    }
+    ngx_xyz_poller_stop(&c->poller);
 
     /* what was received and not deleted reappears after the lease */
     if (c->batch) {
@@ -214,8 +207,6 @@ ngx_xyz_feedback_exit_process(void)
 static void
 ngx_xyz_fb_poll(ngx_event_t *ev)
 {
-    int                     len;
-    u_char                 *body;
     ngx_int_t               rc;
     ngx_pool_t             *pool;
     ngx_pool_cleanup_t     *cln;
@@ -230,17 +221,16 @@ ngx_xyz_fb_poll(ngx_event_t *ev)
 
     pool = ngx_create_pool(16384, c->log);
     if (pool == NULL) {
-        ngx_xyz_fb_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
     b = ngx_pcalloc(pool, sizeof(ngx_xyz_fb_batch_t));
-    body = ngx_pnalloc(pool, 1024 + 6 * c->xmcf->feedback_queue.len);
     cln = ngx_pool_cleanup_add(pool, 0);
 
-    if (b == NULL || body == NULL || cln == NULL) {
+    if (b == NULL || cln == NULL) {
         ngx_destroy_pool(pool);
-        ngx_xyz_fb_again(c, 1000);
+        ngx_xyz_poller_again(&c->poller, 1000);
         return;
     }
 
@@ -253,25 +243,15 @@ ngx_xyz_fb_poll(ngx_event_t *ev)
     b->guard.data = b;
     b->guard.log = c->log;
 
-    len = ngx_xyz_sqs_receive_json((char *) body,
-                                   1024 + 6 * c->xmcf->feedback_queue.len,
-                                   (char *) c->xmcf->feedback_queue.data,
-                                   NGX_XYZ_SQS_RECEIVE_MAX,
-                                   (int) c->xmcf->dispatch.poll,
-                                   (int) (c->xmcf->dispatch.lease / 1000));
-    if (len < 0) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_fb_again(c, 1000);
-        return;
-    }
-
-    rc = ngx_xyz_sqs_call(&c->xmcf->sqs, "ReceiveMessage", body, len,
-                          (c->xmcf->dispatch.poll + 10) * 1000, NULL,
-                          ngx_xyz_fb_received, b, c->log);
+    rc = ngx_xyz_poller_receive(&c->xmcf->sqs, pool, &c->xmcf->feedback_queue,
+                                NGX_XYZ_SQS_RECEIVE_MAX,
+                                c->xmcf->dispatch.poll,
+                                c->xmcf->dispatch.lease, ngx_xyz_fb_received,
+                                b, c->log);
 
     if (rc != NGX_OK) {
         ngx_destroy_pool(pool);
-        ngx_xyz_fb_again(c, rc == NGX_DECLINED ? 1000 : 200);
+        ngx_xyz_poller_again(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
         return;
     }
 
@@ -286,38 +266,24 @@ ngx_xyz_fb_received(void *data, ngx_int_t rc, ngx_str_t *response,
     ngx_xyz_fb_batch_t *b = data;
 
     int                     n;
-    char                   *arena;
-    size_t                  size;
-    ngx_uint_t              i, level;
+    ngx_uint_t              i;
     ngx_xyz_fb_job_t       *job;
     ngx_xyz_fb_consumer_t  *c;
 
     c = b->consumer;
 
     if (rc != NGX_OK) {
-        c->backoff = c->backoff ? ngx_min(c->backoff * 2, 30000) : 500;
-
-        level = (c->backoff > 500) ? NGX_LOG_INFO : NGX_LOG_WARN;
-
-        ngx_log_error(level, c->log, 0,
-                      "xyz: receiving from the SES feedback queue failed: "
-                      "%s; next try in %Mms", error, c->backoff);
-
+        /* the error may be in the batch's memory: logged first */
         c->batch = NULL;
+        ngx_xyz_poller_failed(&c->poller, error);
         ngx_destroy_pool(b->pool);
-        ngx_xyz_fb_again(c, c->backoff);
         return;
     }
 
-    c->backoff = 0;
+    c->poller.backoff = 0;
 
-    size = response->len + 4096;
-    arena = ngx_pnalloc(b->pool, size);
-
-    n = arena ? ngx_xyz_sqs_receive_result((char *) response->data, b->msgs,
-                                           NGX_XYZ_SQS_RECEIVE_MAX, arena,
-                                           size)
-              : -1;
+    n = ngx_xyz_poller_messages(b->pool, response, b->msgs,
+                                NGX_XYZ_SQS_RECEIVE_MAX);
 
     if (n <= 0) {
         if (n < 0) {
@@ -328,7 +294,7 @@ ngx_xyz_fb_received(void *data, ngx_int_t rc, ngx_str_t *response,
 
         c->batch = NULL;
         ngx_destroy_pool(b->pool);
-        ngx_xyz_fb_again(c, n < 0 ? 1000 : 0);
+        ngx_xyz_poller_again(&c->poller, n < 0 ? 1000 : 0);
         return;
     }
 
@@ -486,7 +452,6 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
 {
     int                     len;
     u_char                 *body;
-    size_t                  size;
     ngx_int_t               rc;
     ngx_uint_t              i, n;
     const char             *handles[NGX_XYZ_SQS_RECEIVE_MAX];
@@ -494,12 +459,10 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
 
     c = b->consumer;
     n = 0;
-    size = 256 + 6 * c->xmcf->feedback_queue.len;
 
     for (i = 0; i < b->n; i++) {
         if (b->jobs[i].outcome == NGX_XYZ_FB_DELETE) {
             handles[n++] = b->msgs[i].receipt_handle;
-            size += 64 + 6 * ngx_strlen(b->msgs[i].receipt_handle);
         }
     }
 
@@ -508,16 +471,12 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
         return;
     }
 
-    body = ngx_pnalloc(b->pool, size);
+    body = ngx_xyz_poller_delete_body(b->pool, &c->xmcf->feedback_queue,
+                                      handles, n, &len);
 
-    len = body ? ngx_xyz_sqs_delete_batch_json((char *) body, size,
-                     (char *) c->xmcf->feedback_queue.data, handles, n)
-               : -1;
-
-    rc = (len > 0) ? ngx_xyz_sqs_call(&c->xmcf->sqs, "DeleteMessageBatch",
-                                      body, len, 0, NULL, ngx_xyz_fb_deleted,
-                                      b, c->log)
-                   : NGX_ERROR;
+    rc = body ? ngx_xyz_sqs_call(&c->xmcf->sqs, "DeleteMessageBatch", body,
+                                 len, 0, NULL, ngx_xyz_fb_deleted, b, c->log)
+              : NGX_ERROR;
 
     if (rc != NGX_OK) {
         /* recorded already: a repeat of the same notification counts
@@ -578,7 +537,7 @@ ngx_xyz_fb_end_handler(ngx_event_t *ev)
 
     ngx_destroy_pool(b->pool);
 
-    ngx_xyz_fb_again(c, 0);
+    ngx_xyz_poller_again(&c->poller, 0);
 }
 
 
@@ -613,19 +572,4 @@ ngx_xyz_fb_guard_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
                   "xyz: an SES feedback batch outlived its lease; its "
                   "messages reappear in the queue");
-}
-
-
-static void
-ngx_xyz_fb_again(ngx_xyz_fb_consumer_t *c, ngx_msec_t delay)
-{
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
-    }
-
-    if (c->poll.timer_set) {
-        ngx_del_timer(&c->poll);
-    }
-
-    ngx_add_timer(&c->poll, delay);
 }

@@ -20,8 +20,6 @@ static void *ngx_xyz_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_xyz_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static void ngx_xyz_dispatch_create_conf(ngx_xyz_main_conf_t *xmcf);
-static char *ngx_xyz_dispatch_init(ngx_conf_t *cf,
-    ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_init_process(ngx_cycle_t *cycle);
 static void ngx_xyz_exit_process(ngx_cycle_t *cycle);
 
@@ -559,12 +557,12 @@ ngx_module_t  ngx_xyz_module = {
 
 /*
  * The dispatcher's part; its configuration is checked and prepared by
- * ngx_xyz_dispatch_init() below.
+ * ngx_xyz_dispatch_init_conf() (ngx_xyz_dispatch.c) and its senders.
  */
 
 static ngx_xyz_feature_t  ngx_xyz_dispatch_feature = {
     ngx_xyz_dispatch_create_conf,
-    ngx_xyz_dispatch_init,
+    ngx_xyz_dispatch_init_conf,
     ngx_xyz_dispatch_init_process,
     ngx_xyz_dispatch_exit_process
 };
@@ -752,220 +750,6 @@ ngx_xyz_dispatch_create_conf(ngx_xyz_main_conf_t *xmcf)
     xmcf->dispatch.crm_timeout = NGX_CONF_UNSET_MSEC;
     xmcf->dispatch.breaker_failures = NGX_CONF_UNSET_UINT;
     xmcf->dispatch.breaker_open = NGX_CONF_UNSET_MSEC;
-}
-
-
-static char *
-ngx_xyz_dispatch_init(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
-{
-    char                     *rv, err[128], addr[NGX_XYZ_MIME_ADDR_MAX + 1];
-    size_t                    n;
-    ngx_uint_t                k;
-    ngx_xyz_dispatch_conf_t  *dc;
-
-    dc = &xmcf->dispatch;
-
-    ngx_conf_init_msec_value(dc->lease, 60000);
-    ngx_conf_init_value(dc->poll, 20);
-    ngx_conf_init_uint_value(dc->backoff_base, 10);
-    ngx_conf_init_uint_value(dc->backoff_max, 900);
-    ngx_conf_init_value(dc->smtp_starttls, 0);
-    ngx_conf_init_msec_value(dc->smtp_timeout, 30000);
-    ngx_conf_init_uint_value(dc->mail_rate, 0);
-    ngx_conf_init_uint_value(dc->crm_mode, NGX_XYZ_CRM_SINGLE);
-    ngx_conf_init_uint_value(dc->crm_rate, 90);
-    ngx_conf_init_msec_value(dc->crm_margin, 50);
-
-    if (dc->crm_batch != NGX_CONF_UNSET_UINT
-        && dc->crm_mode != NGX_XYZ_CRM_HUBSPOT)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"xyz_crm_batch\" needs \"xyz_crm_mode "
-                           "hubspot_batch\": the single mode sends one "
-                           "record a request");
-        return NGX_CONF_ERROR;
-    }
-
-    /* HubSpot's batch upsert takes 100 inputs: a backlog goes 100 a call */
-    ngx_conf_init_uint_value(dc->crm_batch, 100);
-    ngx_conf_init_msec_value(dc->crm_linger, 200);
-
-    /* a batch's claims begin as its messages arrive, all in the queue */
-
-    if ((dc->queues & (1 << NGX_XYZ_QUEUE_CRM))
-        && dc->crm_mode == NGX_XYZ_CRM_HUBSPOT
-        && dc->crm_batch > xmcf->pg.queue_size)
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"xyz_crm_batch size=%ui\" is above "
-                           "\"xyz_pg_queue_size %ui\": the claims the "
-                           "queue refuses come back after their lease",
-                           dc->crm_batch, xmcf->pg.queue_size);
-    }
-    ngx_conf_init_msec_value(dc->crm_timeout, 10000);
-    ngx_conf_init_uint_value(dc->breaker_failures, 5);
-    ngx_conf_init_msec_value(dc->breaker_open, 30000);
-
-    dc->confirm_ttl = xmcf->confirm_ttl;
-    dc->reset_ttl = xmcf->reset_ttl == NGX_CONF_UNSET ? 3600
-                                                      : xmcf->reset_ttl;
-
-    if (dc->crm_method.len == 0) {
-        ngx_str_set(&dc->crm_method, "POST");
-    }
-
-    if (dc->queues == 0) {
-        return NGX_CONF_OK;
-    }
-
-    if (xmcf->pg.dsn.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"xyz_dispatch\" needs \"xyz_pg_dsn\": delivery "
-                           "state and rate limits are in PostgreSQL");
-        return NGX_CONF_ERROR;
-    }
-
-    for (k = 0; k < NGX_XYZ_QUEUES; k++) {
-        if ((dc->queues & (1 << k)) && xmcf->sqs.queue[k].url.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"xyz_dispatch\" %s needs \"xyz_sqs_queue %s "
-                               "URL\"", k ? "crm" : "email",
-                               k ? "crm" : "email");
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (dc->poll > 20) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"xyz_dispatch_poll\" is at most 20s, SQS's "
-                           "longest poll");
-        return NGX_CONF_ERROR;
-    }
-
-    if (dc->lease < 10000 || dc->lease > 43200000) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"xyz_dispatch_lease\" must be from 10s to 12h");
-        return NGX_CONF_ERROR;
-    }
-
-    if (dc->queues & (1 << NGX_XYZ_QUEUE_EMAIL)) {
-
-        if (dc->smtp_url.len == 0 || dc->mail_from.len == 0
-            || dc->public_url.len == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"xyz_dispatch email\" needs "
-                               "\"xyz_smtp_url\", \"xyz_mail_from\" and "
-                               "\"xyz_public_url\"");
-            return NGX_CONF_ERROR;
-        }
-
-        /* the envelope sender and the Message-ID are made from it */
-
-        n = ngx_xyz_mime_address_len((char *) dc->mail_from.data);
-
-        if (n > NGX_XYZ_MIME_ADDR_MAX) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"xyz_mail_from\": the address is %uz "
-                               "characters long; an address has at most %d",
-                               n, NGX_XYZ_MIME_ADDR_MAX);
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_xyz_mime_address((char *) dc->mail_from.data, addr,
-                                 sizeof(addr)) < 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"xyz_mail_from %V\"; give a mailbox "
-                               "such as \"XYZ <no-reply@xyz.example>\"",
-                               &dc->mail_from);
-            return NGX_CONF_ERROR;
-        }
-
-        dc->mail_from_addr.len = ngx_strlen(addr);
-        dc->mail_from_addr.data = ngx_pnalloc(cf->pool,
-                                              dc->mail_from_addr.len + 1);
-        if (dc->mail_from_addr.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(dc->mail_from_addr.data, addr, dc->mail_from_addr.len + 1);
-
-        dc->mail_domain.data = (u_char *) ngx_strchr(dc->mail_from_addr.data,
-                                                     '@') + 1;
-        dc->mail_domain.len = dc->mail_from_addr.data
-                              + dc->mail_from_addr.len - dc->mail_domain.data;
-
-        /* no trailing slash: links are the URL plus "/confirm?..." */
-        while (dc->public_url.len
-               && dc->public_url.data[dc->public_url.len - 1] == '/')
-        {
-            dc->public_url.len--;
-        }
-
-        dc->public_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->public_url);
-        dc->smtp_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->smtp_url);
-        if (dc->public_url.data == NULL || dc->smtp_url.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (dc->templates.len == 0) {
-            ngx_str_set(&dc->templates, "templates");
-        }
-
-        if (ngx_conf_full_name(cf->cycle, &dc->templates, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        rv = ngx_xyz_mail_templates(cf, dc);
-        if (rv != NGX_CONF_OK) {
-            return rv;
-        }
-    }
-
-    if (dc->queues & (1 << NGX_XYZ_QUEUE_CRM)) {
-
-        if (dc->crm_url.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"xyz_dispatch crm\" needs \"xyz_crm_url\"");
-            return NGX_CONF_ERROR;
-        }
-
-        dc->crm_url.data = ngx_xyz_pstrdup0(cf->pool, &dc->crm_url);
-        dc->crm_method.data = ngx_xyz_pstrdup0(cf->pool, &dc->crm_method);
-        if (dc->crm_url.data == NULL || dc->crm_method.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (xmcf->crm_secret_file.len
-            && ngx_xyz_read_file(cf, &xmcf->crm_secret_file, &dc->crm_secret,
-                                 1)
-               != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        if (xmcf->crm_body_file.len) {
-            if (ngx_xyz_read_file(cf, &xmcf->crm_body_file, &dc->crm_body, 0)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            if (ngx_xyz_crm_template_check((char *) dc->crm_body.data,
-                                           dc->crm_body.len, err,
-                                           sizeof(err))
-                < 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"xyz_crm_body %V\": %s",
-                                   &xmcf->crm_body_file, err);
-                return NGX_CONF_ERROR;
-            }
-        }
-    }
-
-    return NGX_CONF_OK;
 }
 
 

@@ -20,7 +20,7 @@
 #include "ngx_xyz_aws_creds.h"
 #include "ngx_xyz_metrics.h"
 #include "ngx_xyz_register_input.h"
-#include "ngx_xyz_dispatch.h"
+#include "ngx_xyz_sender.h"
 #include "ngx_xyz_jwt.h"
 #include "ngx_xyz_password.h"
 
@@ -208,6 +208,8 @@ typedef struct {
 /* ngx_xyz_module.c */
 
 u_char *ngx_xyz_pstrdup0(ngx_pool_t *pool, ngx_str_t *s);
+char *ngx_xyz_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out,
+    ngx_uint_t trim);
 
 /* ngx_xyz_file.c */
 
@@ -314,12 +316,12 @@ ngx_int_t ngx_xyz_outbox_init_process(ngx_cycle_t *cycle,
 void ngx_xyz_outbox_exit_process(void);
 void ngx_xyz_outbox_publish_result(PGresult *res, int col, ngx_log_t *log);
 
-/* ngx_xyz_dispatch.c, ngx_xyz_mail.c */
+/* ngx_xyz_dispatch.c */
 
+char *ngx_xyz_dispatch_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf);
 ngx_int_t ngx_xyz_dispatch_init_process(ngx_cycle_t *cycle,
     ngx_xyz_main_conf_t *xmcf);
 void ngx_xyz_dispatch_exit_process(void);
-char *ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc);
 
 /* ngx_xyz_feedback.c */
 

@@ -99,6 +99,32 @@ sub dead_in {
     return @all;
 }
 
+# an HTTP date $secs from now, in one of its three forms
+sub http_date {
+    my ($form, $secs) = @_;
+    my @day = qw(Sun Mon Tue Wed Thu Fri Sat);
+    my @long = qw(Sunday Monday Tuesday Wednesday Thursday Friday Saturday);
+    my @mon = qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec);
+    my ($s, $mi, $h, $d, $mo, $y, $wd) = gmtime(time + $secs);
+    return sprintf('%s, %02d %s %04d %02d:%02d:%02d GMT', $day[$wd], $d,
+                   $mon[$mo], $y + 1900, $h, $mi, $s) if $form eq 'imf';
+    return sprintf('%s, %02d-%s-%02d %02d:%02d:%02d GMT', $long[$wd], $d,
+                   $mon[$mo], $y % 100, $h, $mi, $s) if $form eq 'rfc850';
+    return sprintf('%s %s %2d %02d:%02d:%02d %04d', $day[$wd], $mon[$mo], $d,
+                   $h, $mi, $s, $y + 1900);
+}
+
+# waits until the CRM has answered with as many faults
+sub faulted {
+    my ($n) = @_;
+    for (1 .. 50) {
+        last if XyzCrm::crm_stats()->{faults} >= $n;
+        select undef, undef, undef, 0.2;
+    }
+    Test::More::is(XyzCrm::crm_stats()->{faults}, $n, 'the CRM answered 429');
+    select undef, undef, undef, 0.5;
+}
+
 sub delivery_states {
     my (@ids) = @_;
     return XyzTest::psql("SELECT string_agg(state, ',' ORDER BY outbox_id) FROM deliveries "
@@ -107,6 +133,23 @@ sub delivery_states {
 
 add_block_preprocessor(sub {
     my $block = shift;
+
+    # a 429 with Retry-After as a date half a minute ahead, in this form
+    if (defined(my $form = $block->retry_after_date)) {
+        $form =~ s/\s+\z//;
+        my $id = { imf => 1101, rfc850 => 1201, asctime => 1301 }->{$form};
+        $block->set_value("init", <<"_EOI_");
+XyzCrm::crm_fault(mode => '429', count => 1,
+                  retry_after => ::http_date('$form', 30));
+::send_crm([ 'ra$form', \$::ids + $id ]);
+::faulted(1);
+_EOI_
+        $block->set_value("error_log",
+                          [qr/CRM answered 429, Retry-After (2[4-9]|30) s/]);
+        $block->set_value("no_error_log", "[error]\n[alert]\n[crit]\n"
+                                          . "PostgreSQL error\n"
+                                          . "exited on signal\n");
+    }
 
     quiet_error_log($block);
 
@@ -417,5 +460,41 @@ Test::More::is(XyzTest::psql("SELECT blocked_until BETWEEN now() + interval '50 
 CRM answered 429, Retry-After 3600 s
 the peer is rate limited or failing
 --- no_error_log
+PostgreSQL error
+exited on signal
+
+
+
+=== TEST 11: a 429 with Retry-After as an IMF-fixdate half a minute ahead: everyone waits until then
+--- retry_after_date: imf
+
+
+
+=== TEST 12: a 429 with Retry-After as an RFC 850 date: the same
+--- retry_after_date: rfc850
+
+
+
+=== TEST 13: a 429 with Retry-After as an asctime date: the same
+--- retry_after_date: asctime
+
+
+
+=== TEST 14: a 429 with a Retry-After date in another zone, or with something after it: refused, a second's wait
+--- init
+XyzCrm::crm_fault(mode => '429', count => 1, retry_after => 'Fri, 31 Dec 9999 23:59:59 PST');
+::send_crm([ 'razone', $::ids + 1401 ]);
+::faulted(1);
+XyzCrm::crm_fault(mode => '429', count => 1, retry_after => 'Fri, 31 Dec 9999 23:59:59 GMT junk');
+XyzTest::psql("DELETE FROM rate_limits");
+::send_crm([ 'rajunk', $::ids + 1402 ]);
+::faulted(2);
+--- error_log eval
+[qr/CRM answered 429, Retry-After 1 s/]
+--- no_error_log
+[error]
+[alert]
+[crit]
+Retry-After 3600 s
 PostgreSQL error
 exited on signal

@@ -307,51 +307,6 @@ test_parse(void)
 }
 
 
-static void
-test_retry_after(void)
-{
-    time_t  now;
-
-    now = 784111777;            /* Sun, 06 Nov 1994 08:49:37 GMT */
-
-    ok(ngx_xyz_retry_after("120", now) == 120, "delay-seconds");
-    ok(ngx_xyz_retry_after(" 5 ", now) == 5, "with blanks around");
-    ok(ngx_xyz_retry_after("0", now) == 0, "zero");
-    ok(ngx_xyz_retry_after("99999999999999999999", now) == 2147483647L,
-       "a huge delay is clamped");
-    ok(ngx_xyz_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now) == 30,
-       "IMF-fixdate");
-    ok(ngx_xyz_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now) == 60,
-       "RFC 850 date");
-    ok(ngx_xyz_retry_after("Sun Nov  6 08:51:37 1994", now) == 120,
-       "asctime date");
-    ok(ngx_xyz_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now) == 0,
-       "a date in the past is 0");
-    ok(ngx_xyz_retry_after("Fri, 27 Nov 2026 18:00:00 GMT", 1795802400 - 86400)
-       == 86400, "a date a day ahead");
-    ok(ngx_xyz_retry_after("Tue, 29 Feb 2000 00:00:10 GMT", 951782400)
-       == 10, "a leap day");
-    ok(ngx_xyz_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now)
-       == 253402300799L - now, "year 9999 (the caller clamps it)");
-
-    ok(ngx_xyz_retry_after("", now) == -1, "empty is refused");
-    ok(ngx_xyz_retry_after(NULL, now) == -1, "absent is refused");
-    ok(ngx_xyz_retry_after("soon", now) == -1, "a word is refused");
-    ok(ngx_xyz_retry_after("12a", now) == -1, "trailing junk is refused");
-    ok(ngx_xyz_retry_after("-5", now) == -1, "a negative delay is refused");
-    ok(ngx_xyz_retry_after("Sun, 06 Nov 1994 08:49:37 PST", now) == -1,
-       "a zone other than GMT is refused");
-    ok(ngx_xyz_retry_after("Sun, 32 Nov 1994 08:49:37 GMT", now) == -1,
-       "day 32 is refused");
-    ok(ngx_xyz_retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now) == -1,
-       "an unknown month is refused");
-    ok(ngx_xyz_retry_after("Sun, 06 Nov 1994 24:00:00 GMT", now) == -1,
-       "hour 24 is refused");
-    ok(ngx_xyz_retry_after("Sun, 06 Nov 1994 08:49:37 GMT junk", now) == -1,
-       "trailing junk after a date is refused");
-}
-
-
 int
 main(void)
 {
@@ -359,7 +314,6 @@ main(void)
     test_hubspot();
     test_hubspot_multi();
     test_parse();
-    test_retry_after();
 
     return done_testing();
 }
