@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh --build          build only
 #
 # Each harness is built with Debian's clang, -fsanitize=fuzzer,address,undefined,
-# from the same sources as the module (the nginx-free half of ngx_xyz_module/).
+# from the same sources as the module (the nginx-free half, ngx_xyz_module/lib/).
 # It starts from the seeds in t/fuzz/corpus/NAME/ (committed) and keeps what it
 # finds in build/fuzz/corpus/NAME/ (not committed); a crash is written to
 # build/fuzz/crash-NAME-* and stops the run with a non-zero status. Every crash
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="$REPO/ngx_xyz_module"
+SRC="$REPO/ngx_xyz_module/lib"
 FZ="$REPO/t/fuzz"
 OUT="${FUZZ_OUT:-$REPO/build/fuzz}"
 SECONDS_EACH="${FUZZ_SECONDS:-600}"

@@ -9,7 +9,7 @@ use File::Path qw(make_path);
 use Test::More;
 
 my $root = "$FindBin::Bin/..";
-my $src = "$root/ngx_xyz_module";
+my $src = "$root/ngx_xyz_module/lib";
 my $out = "$root/build/unit";
 make_path($out);
 
