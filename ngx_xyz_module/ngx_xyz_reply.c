@@ -8,9 +8,7 @@
 
 
 #include "ngx_xyz_module.h"
-
-
-static u_char *ngx_xyz_json_escape(u_char *dst, const char *src);
+#include "ngx_xyz_json.h"
 
 
 ngx_int_t
@@ -103,8 +101,8 @@ ngx_int_t
 ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *field, const char *message)
 {
+    char       *p, *last;
     size_t      len;
-    u_char     *p;
     ngx_str_t   body;
 
     /* the worst case: every byte escaped as \u00XX */
@@ -118,19 +116,26 @@ ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-    p = ngx_xyz_json_escape(p, code);
+    p = (char *) body.data;
+    last = p + len;
+
+    p = ngx_xyz_json_raw(p, last, "{\"error\":");
+    p = ngx_xyz_json_quote(p, last, code, ngx_strlen(code));
 
     if (field) {
-        p = ngx_cpymem(p, "\",\"field\":\"", sizeof("\",\"field\":\"") - 1);
-        p = ngx_xyz_json_escape(p, field);
+        p = ngx_xyz_json_raw(p, last, ",\"field\":");
+        p = ngx_xyz_json_quote(p, last, field, ngx_strlen(field));
     }
 
-    p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
-    p = ngx_xyz_json_escape(p, message);
-    p = ngx_cpymem(p, "\"}\n", 3);
+    p = ngx_xyz_json_raw(p, last, ",\"message\":");
+    p = ngx_xyz_json_quote(p, last, message, ngx_strlen(message));
+    p = ngx_xyz_json_raw(p, last, "}\n");
 
-    body.len = p - body.data;
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body.len = (u_char *) p - body.data;
 
     return ngx_xyz_reply_json(r, status, &body);
 }
@@ -239,34 +244,4 @@ ngx_xyz_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
     body->len = len;
 
     return NGX_OK;
-}
-
-
-static u_char *
-ngx_xyz_json_escape(u_char *dst, const char *src)
-{
-    u_char  ch;
-
-    static u_char  hex[] = "0123456789abcdef";
-
-    while ((ch = (u_char) *src++) != '\0') {
-
-        if (ch == '"' || ch == '\\') {
-            *dst++ = '\\';
-            *dst++ = ch;
-
-        } else if (ch < 0x20 || ch == 0x7f) {
-            *dst++ = '\\';
-            *dst++ = 'u';
-            *dst++ = '0';
-            *dst++ = '0';
-            *dst++ = hex[ch >> 4];
-            *dst++ = hex[ch & 0xf];
-
-        } else {
-            *dst++ = ch;
-        }
-    }
-
-    return dst;
 }
