@@ -10,7 +10,7 @@
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_mime.h"
 #include "ngx_xyz_crm_json.h"
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 
 #include <sodium.h>
 

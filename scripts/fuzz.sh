@@ -29,8 +29,8 @@ CC="${FUZZ_CC:-clang}"
 # harness name -> the module's sources it needs
 declare -A SOURCES=(
     [register]="ngx_xyz_json.c ngx_xyz_validate.c ngx_xyz_register_input.c"
-    [jwt]="ngx_xyz_json.c ngx_xyz_jwt.c"
-    [cookie_origin]="ngx_xyz_cookie.c ngx_xyz_csrf.c"
+    [jwt]="ngx_xyz_json.c ngx_xyz_base64url.c ngx_xyz_jwt.c"
+    [cookie_origin]="ngx_xyz_cookie.c ngx_xyz_origin.c"
     [sqs]="ngx_xyz_json.c ngx_xyz_sqs_json.c ngx_xyz_sqs_consume.c"
     [crm]="ngx_xyz_json.c ngx_xyz_template.c ngx_xyz_crm_json.c"
     [aws_creds]="ngx_xyz_aws_creds.c ngx_xyz_sigv4.c"

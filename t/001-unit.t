@@ -23,9 +23,10 @@ my %tests = (
     'test_sqs_consume' => [ qw(ngx_xyz_json.c ngx_xyz_sqs_consume.c) ],
     'test_crm_json' => [ qw(ngx_xyz_json.c ngx_xyz_template.c
                             ngx_xyz_crm_json.c) ],
-    'test_jwt' => [ qw(ngx_xyz_json.c ngx_xyz_jwt.c) ],
+    'test_jwt' => [ qw(ngx_xyz_json.c ngx_xyz_base64url.c ngx_xyz_jwt.c) ],
+    'test_base64url' => [ qw(ngx_xyz_base64url.c) ],
     'test_password' => [ qw(ngx_xyz_password.c) ],
-    'test_csrf' => [ qw(ngx_xyz_csrf.c) ],
+    'test_origin' => [ qw(ngx_xyz_origin.c) ],
     'test_cookie' => [ qw(ngx_xyz_cookie.c) ],
     'test_json' => [ qw(ngx_xyz_json.c) ],
     'test_ses_json' => [ qw(ngx_xyz_json.c ngx_xyz_validate.c

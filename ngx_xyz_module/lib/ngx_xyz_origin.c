@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 
 
 #define NGX_XYZ_ORIGIN_SCHEME_MAX  32
