@@ -789,7 +789,10 @@ ngx_xyz_mime_ewords(ngx_xyz_mime_out_t *o, const char *s, size_t n)
     static const char  alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    while (n) {
+    /* a failed write leaves the column where it was: without the check
+     * a full line would be folded again and again */
+
+    while (n && !o->fail) {
         room = NGX_XYZ_MIME_LINE - o->col;
 
         if (room > NGX_XYZ_MIME_EWORD) {
