@@ -93,6 +93,7 @@ struct ngx_xyz_job_s {
 
     ngx_event_t              wait;
     ngx_msec_t               slot;               /* when to send */
+    int64_t                  asked;              /* wall ms, reservation */
     unsigned                 go:1;
     unsigned                 sending:1;
     unsigned                 recorded:1;
