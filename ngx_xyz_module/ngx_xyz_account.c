@@ -24,7 +24,7 @@
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_json.h"
 #include "ngx_xyz_password.h"
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 
 #include <sodium.h>
 

@@ -10,7 +10,7 @@
 
 
 #include "ngx_xyz_module.h"
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 #include "ngx_xyz_json.h"
 
 #include <sodium.h>

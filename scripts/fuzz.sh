@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh --build          build only
 #
 # Each harness is built with Debian's clang, -fsanitize=fuzzer,address,undefined,
-# from the same sources as the module (the nginx-free half of ngx_xyz_module/).
+# from the same sources as the module (the nginx-free half, ngx_xyz_module/lib/).
 # It starts from the seeds in t/fuzz/corpus/NAME/ (committed) and keeps what it
 # finds in build/fuzz/corpus/NAME/ (not committed); a crash is written to
 # build/fuzz/crash-NAME-* and stops the run with a non-zero status. Every crash
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="$REPO/ngx_xyz_module"
+SRC="$REPO/ngx_xyz_module/lib"
 FZ="$REPO/t/fuzz"
 OUT="${FUZZ_OUT:-$REPO/build/fuzz}"
 SECONDS_EACH="${FUZZ_SECONDS:-600}"
@@ -29,8 +29,8 @@ CC="${FUZZ_CC:-clang}"
 # harness name -> the module's sources it needs
 declare -A SOURCES=(
     [register]="ngx_xyz_json.c ngx_xyz_validate.c ngx_xyz_register_input.c"
-    [jwt]="ngx_xyz_json.c ngx_xyz_jwt.c"
-    [cookie_origin]="ngx_xyz_cookie.c ngx_xyz_csrf.c"
+    [jwt]="ngx_xyz_json.c ngx_xyz_base64url.c ngx_xyz_jwt.c"
+    [cookie_origin]="ngx_xyz_cookie.c ngx_xyz_origin.c"
     [sqs]="ngx_xyz_json.c ngx_xyz_sqs_json.c ngx_xyz_sqs_consume.c"
     [crm]="ngx_xyz_json.c ngx_xyz_template.c ngx_xyz_crm_json.c"
     [aws_creds]="ngx_xyz_aws_creds.c ngx_xyz_sigv4.c"

@@ -9,7 +9,7 @@ use File::Path qw(make_path);
 use Test::More;
 
 my $root = "$FindBin::Bin/..";
-my $src = "$root/ngx_xyz_module";
+my $src = "$root/ngx_xyz_module/lib";
 my $out = "$root/build/unit";
 make_path($out);
 
@@ -17,15 +17,16 @@ my %tests = (
     'test_register_input' => [ qw(ngx_xyz_validate.c ngx_xyz_register_input.c) ],
     'test_sigv4' => [ qw(ngx_xyz_sigv4.c) ],
     'test_aws_creds' => [ qw(ngx_xyz_aws_creds.c ngx_xyz_sigv4.c) ],
-    'test_sqs_json' => [ qw(ngx_xyz_sqs_json.c) ],
-    'test_template' => [ qw(ngx_xyz_template.c) ],
+    'test_sqs_json' => [ qw(ngx_xyz_json.c ngx_xyz_sqs_json.c) ],
+    'test_template' => [ qw(ngx_xyz_json.c ngx_xyz_template.c) ],
     'test_mime' => [ qw(ngx_xyz_mime.c) ],
     'test_sqs_consume' => [ qw(ngx_xyz_json.c ngx_xyz_sqs_consume.c) ],
     'test_crm_json' => [ qw(ngx_xyz_json.c ngx_xyz_template.c
                             ngx_xyz_crm_json.c) ],
-    'test_jwt' => [ qw(ngx_xyz_json.c ngx_xyz_jwt.c) ],
+    'test_jwt' => [ qw(ngx_xyz_json.c ngx_xyz_base64url.c ngx_xyz_jwt.c) ],
+    'test_base64url' => [ qw(ngx_xyz_base64url.c) ],
     'test_password' => [ qw(ngx_xyz_password.c) ],
-    'test_csrf' => [ qw(ngx_xyz_csrf.c) ],
+    'test_origin' => [ qw(ngx_xyz_origin.c) ],
     'test_cookie' => [ qw(ngx_xyz_cookie.c) ],
     'test_json' => [ qw(ngx_xyz_json.c) ],
     'test_ses_json' => [ qw(ngx_xyz_json.c ngx_xyz_validate.c

@@ -24,7 +24,7 @@ use Test::More;
 our $TODO;
 
 my $root = "$FindBin::Bin/..";
-my $src = "$root/ngx_xyz_module";
+my $src = "$root/ngx_xyz_module/lib";
 my $out = "$root/build/unit";
 make_path($out);
 
@@ -43,7 +43,8 @@ my @checks = (
     [ 'check_gmime', [ qw(ngx_xyz_mime.c) ], $gmime,
       [ "$root/conf/templates/confirm.es.txt",
         "$root/conf/templates/confirm.es.html", $out ] ],
-    [ 'check_libjwt', [ qw(ngx_xyz_jwt.c ngx_xyz_json.c) ],
+    [ 'check_libjwt',
+      [ qw(ngx_xyz_jwt.c ngx_xyz_base64url.c ngx_xyz_json.c) ],
       $jwt ? [ @$jwt, '-lyajl', '-lcrypto' ] : undef, [] ],
 );
 

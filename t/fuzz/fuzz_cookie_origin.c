@@ -7,7 +7,7 @@
 
 #include "fuzz.h"
 #include <ngx_xyz_cookie.h>
-#include <ngx_xyz_csrf.h>
+#include <ngx_xyz_origin.h>
 
 
 int

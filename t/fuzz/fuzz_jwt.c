@@ -7,6 +7,7 @@
  */
 
 #include "fuzz.h"
+#include <ngx_xyz_base64url.h>
 #include <ngx_xyz_jwt.h>
 
 

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 #include <locale.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "ngx_xyz_mime.h"
@@ -541,6 +543,57 @@ test_single_part(void)
 }
 
 
+/* a test program that hangs says so, with what it printed before */
+
+static void
+hung(int signo)
+{
+    (void) signo;
+
+    printf("not ok %d - ngx_xyz_mime_build did not return in 10 s\n",
+           tap_n + 1);
+    fflush(stdout);
+    _exit(1);
+}
+
+
+static void
+test_short_buffer(void)
+{
+    int             n;
+    char            name[128];
+    size_t          size;
+    ngx_xyz_mime_t  m;
+
+    /* a display name that needs encoded words over more than one line:
+     * every buffer shorter than the message must be refused, and soon
+     * (an encoded word that could not be written once kept the line
+     * full, and the folding loop went on for ever) */
+
+    base_message(&m);
+    memset(name, 'a', 90);
+    strcpy(name + 90, "\"");
+    m.to_name = name;
+
+    n = ngx_xyz_mime_build(&m, msg, sizeof(msg));
+    ok(n > 0, "a long display name is written");
+
+    signal(SIGALRM, hung);
+    alarm(10);
+
+    for (size = 1; size <= (size_t) n; size++) {
+        if (ngx_xyz_mime_build(&m, msg, size) != -1) {
+            break;
+        }
+    }
+
+    alarm(0);
+
+    ok(n > 0 && size == (size_t) n + 1,
+       "every shorter buffer is refused, none hangs");
+}
+
+
 static void
 test_date(void)
 {
@@ -572,6 +625,7 @@ main(void)
     test_names();
     test_injection();
     test_single_part();
+    test_short_buffer();
     test_date();
 
     return done_testing();

@@ -28,6 +28,27 @@ typedef struct {
 } ngx_xyz_mime_out_t;
 
 
+/* the From mailbox, split: its display name (unquoted) and address */
+typedef struct {
+    char                           name[NGX_XYZ_MIME_NAME_MAX];
+    size_t                         name_len;
+    const char                    *addr;
+    size_t                         addr_len;
+} ngx_xyz_mime_from_t;
+
+
+static int ngx_xyz_mime_check(const ngx_xyz_mime_t *m,
+    ngx_xyz_mime_from_t *from);
+static int ngx_xyz_mime_message_id_ok(const char *id);
+static int ngx_xyz_mime_date_ok(const char *date);
+static int ngx_xyz_mime_language_ok(const char *lang);
+static int ngx_xyz_mime_boundary_ok(const char *boundary);
+static void ngx_xyz_mime_headers(ngx_xyz_mime_out_t *o,
+    const ngx_xyz_mime_t *m, const ngx_xyz_mime_from_t *from);
+static void ngx_xyz_mime_subject(ngx_xyz_mime_out_t *o,
+    const char *subject);
+static void ngx_xyz_mime_body(ngx_xyz_mime_out_t *o,
+    const ngx_xyz_mime_t *m);
 static void ngx_xyz_mime_put(ngx_xyz_mime_out_t *o, const char *s,
     size_t n);
 static void ngx_xyz_mime_puts(ngx_xyz_mime_out_t *o, const char *s);
@@ -78,12 +99,37 @@ ngx_xyz_mime_len(const ngx_xyz_mime_t *m)
 int
 ngx_xyz_mime_build(const ngx_xyz_mime_t *m, char *out, size_t size)
 {
-    char                 from_name[NGX_XYZ_MIME_NAME_MAX];
-    size_t               i, n, from_name_len, from_addr_len;
-    const char          *from_addr, *s;
-    ngx_xyz_mime_out_t   o;
+    ngx_xyz_mime_out_t     o;
+    ngx_xyz_mime_from_t    from;
 
-    if (size == 0 || m->from == NULL || m->to_addr == NULL
+    if (size == 0 || ngx_xyz_mime_check(m, &from) != 0) {
+        return -1;
+    }
+
+    o.p = out;
+    o.last = out + size - 1;
+    o.col = 0;
+    o.fail = 0;
+
+    ngx_xyz_mime_headers(&o, m, &from);
+    ngx_xyz_mime_body(&o, m);
+
+    if (o.fail) {
+        return -1;
+    }
+
+    *o.p = '\0';
+
+    return (int) (o.p - out);
+}
+
+
+/* every field of m checked, and the From mailbox split into from */
+
+static int
+ngx_xyz_mime_check(const ngx_xyz_mime_t *m, ngx_xyz_mime_from_t *from)
+{
+    if (m->from == NULL || m->to_addr == NULL
         || m->subject == NULL || m->message_id == NULL || m->date == NULL
         || (m->text == NULL && m->text_len))
     {
@@ -104,8 +150,8 @@ ngx_xyz_mime_build(const ngx_xyz_mime_t *m, char *out, size_t size)
         return -1;
     }
 
-    if (ngx_xyz_mime_mailbox(m->from, from_name, &from_name_len, &from_addr,
-                             &from_addr_len)
+    if (ngx_xyz_mime_mailbox(m->from, from->name, &from->name_len,
+                             &from->addr, &from->addr_len)
         != 0)
     {
         return -1;
@@ -122,167 +168,224 @@ ngx_xyz_mime_build(const ngx_xyz_mime_t *m, char *out, size_t size)
         return -1;
     }
 
-    /* Message-ID: dot-atom-text "@" dot-atom-text (RFC 5322, 3.6.4) */
-
-    s = strchr(m->message_id, '@');
-    n = strlen(m->message_id);
-
-    if (s == NULL || s == m->message_id || s[1] == '\0'
-        || strchr(s + 1, '@') != NULL)
+    if (!ngx_xyz_mime_message_id_ok(m->message_id)
+        || !ngx_xyz_mime_date_ok(m->date)
+        || (m->language && !ngx_xyz_mime_language_ok(m->language))
+        || (m->html && !ngx_xyz_mime_boundary_ok(m->boundary)))
     {
         return -1;
     }
 
+    return 0;
+}
+
+
+/* Message-ID: dot-atom-text "@" dot-atom-text (RFC 5322, 3.6.4) */
+
+static int
+ngx_xyz_mime_message_id_ok(const char *id)
+{
+    size_t       i, n;
+    const char  *s;
+
+    s = strchr(id, '@');
+    n = strlen(id);
+
+    if (s == NULL || s == id || s[1] == '\0' || strchr(s + 1, '@') != NULL) {
+        return 0;
+    }
+
     for (i = 0; i < n; i++) {
-        if (!ngx_xyz_mime_atext((unsigned char) m->message_id[i])
-            && m->message_id[i] != '.' && m->message_id[i] != '@')
+        if (!ngx_xyz_mime_atext((unsigned char) id[i])
+            && id[i] != '.' && id[i] != '@')
         {
-            return -1;
+            return 0;
         }
     }
 
-    /* the date is the caller's, usually from ngx_xyz_mime_date(): printable
-     * ASCII is all that can be checked without parsing it */
+    return 1;
+}
 
-    if (m->date[0] == '\0') {
-        return -1;
+
+/* the date is the caller's, usually from ngx_xyz_mime_date(): printable
+ * ASCII is all that can be checked without parsing it */
+
+static int
+ngx_xyz_mime_date_ok(const char *date)
+{
+    const char  *s;
+
+    if (date[0] == '\0') {
+        return 0;
     }
 
-    for (s = m->date; *s; s++) {
+    for (s = date; *s; s++) {
         if (*s < 0x20 || *s > 0x7e) {
-            return -1;
+            return 0;
         }
     }
 
-    if (m->language) {
-        n = strlen(m->language);
+    return 1;
+}
 
-        if (n == 0 || n > 35) {
-            return -1;
-        }
 
-        for (i = 0; i < n; i++) {
-            if (!((m->language[i] >= 'a' && m->language[i] <= 'z')
-                  || (m->language[i] >= 'A' && m->language[i] <= 'Z')
-                  || (m->language[i] >= '0' && m->language[i] <= '9')
-                  || m->language[i] == '-'))
-            {
-                return -1;
-            }
+/* a language tag: 1-35 letters, digits and "-" */
+
+static int
+ngx_xyz_mime_language_ok(const char *lang)
+{
+    size_t  i, n;
+
+    n = strlen(lang);
+
+    if (n == 0 || n > 35) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!((lang[i] >= 'a' && lang[i] <= 'z')
+              || (lang[i] >= 'A' && lang[i] <= 'Z')
+              || (lang[i] >= '0' && lang[i] <= '9')
+              || lang[i] == '-'))
+        {
+            return 0;
         }
     }
 
-    if (m->html) {
-        if (m->boundary == NULL) {
-            return -1;
-        }
+    return 1;
+}
 
-        n = strlen(m->boundary);
 
-        if (n == 0 || n > NGX_XYZ_MIME_BOUNDARY_MAX) {
-            return -1;
-        }
+/* RFC 2046 bcharsnospace, 1 to NGX_XYZ_MIME_BOUNDARY_MAX of them */
 
-        for (i = 0; i < n; i++) {
-            if (!((m->boundary[i] >= 'a' && m->boundary[i] <= 'z')
-                  || (m->boundary[i] >= 'A' && m->boundary[i] <= 'Z')
-                  || (m->boundary[i] >= '0' && m->boundary[i] <= '9')
-                  || strchr("'()+_,-./:=?", m->boundary[i]) != NULL))
-            {
-                return -1;
-            }
+static int
+ngx_xyz_mime_boundary_ok(const char *boundary)
+{
+    size_t  i, n;
+
+    if (boundary == NULL) {
+        return 0;
+    }
+
+    n = strlen(boundary);
+
+    if (n == 0 || n > NGX_XYZ_MIME_BOUNDARY_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!((boundary[i] >= 'a' && boundary[i] <= 'z')
+              || (boundary[i] >= 'A' && boundary[i] <= 'Z')
+              || (boundary[i] >= '0' && boundary[i] <= '9')
+              || strchr("'()+_,-./:=?", boundary[i]) != NULL))
+        {
+            return 0;
         }
     }
 
-    o.p = out;
-    o.last = out + size - 1;
-    o.col = 0;
-    o.fail = 0;
+    return 1;
+}
 
-    ngx_xyz_mime_puts(&o, "From: ");
 
-    if (from_name_len) {
-        ngx_xyz_mime_phrase(&o, from_name, from_name_len);
-        ngx_xyz_mime_address_put(&o, from_addr, from_addr_len);
+/* From, To, Subject, Date, Message-ID, MIME-Version, Content-Language */
+
+static void
+ngx_xyz_mime_headers(ngx_xyz_mime_out_t *o, const ngx_xyz_mime_t *m,
+    const ngx_xyz_mime_from_t *from)
+{
+    size_t  n;
+
+    ngx_xyz_mime_puts(o, "From: ");
+
+    if (from->name_len) {
+        ngx_xyz_mime_phrase(o, from->name, from->name_len);
+        ngx_xyz_mime_address_put(o, from->addr, from->addr_len);
 
     } else {
-        ngx_xyz_mime_put(&o, from_addr, from_addr_len);
+        ngx_xyz_mime_put(o, from->addr, from->addr_len);
     }
 
-    ngx_xyz_mime_puts(&o, "\r\nTo: ");
+    ngx_xyz_mime_puts(o, "\r\nTo: ");
 
     n = m->to_name ? strlen(m->to_name) : 0;
 
     if (n) {
-        ngx_xyz_mime_phrase(&o, m->to_name, n);
-        ngx_xyz_mime_address_put(&o, m->to_addr, strlen(m->to_addr));
+        ngx_xyz_mime_phrase(o, m->to_name, n);
+        ngx_xyz_mime_address_put(o, m->to_addr, strlen(m->to_addr));
 
     } else {
-        ngx_xyz_mime_puts(&o, m->to_addr);
+        ngx_xyz_mime_puts(o, m->to_addr);
     }
 
-    ngx_xyz_mime_puts(&o, "\r\nSubject: ");
+    ngx_xyz_mime_puts(o, "\r\nSubject: ");
+    ngx_xyz_mime_subject(o, m->subject);
 
-    /* an unstructured field: plain ASCII goes as it is when it fits on
-     * the line and cannot be taken for an encoded word; anything else is
-     * encoded, which also folds it */
+    ngx_xyz_mime_puts(o, "\r\nDate: ");
+    ngx_xyz_mime_puts(o, m->date);
+    ngx_xyz_mime_puts(o, "\r\nMessage-ID: <");
+    ngx_xyz_mime_puts(o, m->message_id);
+    ngx_xyz_mime_puts(o, ">\r\nMIME-Version: 1.0\r\n");
 
-    n = strlen(m->subject);
+    if (m->language) {
+        ngx_xyz_mime_puts(o, "Content-Language: ");
+        ngx_xyz_mime_puts(o, m->language);
+        ngx_xyz_mime_puts(o, "\r\n");
+    }
+}
+
+
+/* an unstructured field: plain ASCII goes as it is when it fits on the
+ * line and cannot be taken for an encoded word; anything else is encoded,
+ * which also folds it */
+
+static void
+ngx_xyz_mime_subject(ngx_xyz_mime_out_t *o, const char *subject)
+{
+    size_t  i, n;
+
+    n = strlen(subject);
 
     for (i = 0; i < n; i++) {
-        if (m->subject[i] < 0x20 || m->subject[i] > 0x7e) {
+        if (subject[i] < 0x20 || subject[i] > 0x7e) {
             break;
         }
     }
 
-    if (i == n && o.col + n <= NGX_XYZ_MIME_LINE
-        && strstr(m->subject, "=?") == NULL)
+    if (i == n && o->col + n <= NGX_XYZ_MIME_LINE
+        && strstr(subject, "=?") == NULL)
     {
-        ngx_xyz_mime_put(&o, m->subject, n);
+        ngx_xyz_mime_put(o, subject, n);
 
     } else {
-        ngx_xyz_mime_ewords(&o, m->subject, n);
+        ngx_xyz_mime_ewords(o, subject, n);
     }
+}
 
-    ngx_xyz_mime_puts(&o, "\r\nDate: ");
-    ngx_xyz_mime_puts(&o, m->date);
-    ngx_xyz_mime_puts(&o, "\r\nMessage-ID: <");
-    ngx_xyz_mime_puts(&o, m->message_id);
-    ngx_xyz_mime_puts(&o, ">\r\nMIME-Version: 1.0\r\n");
 
-    if (m->language) {
-        ngx_xyz_mime_puts(&o, "Content-Language: ");
-        ngx_xyz_mime_puts(&o, m->language);
-        ngx_xyz_mime_puts(&o, "\r\n");
-    }
+/* the text part alone, or multipart/alternative with the HTML part */
 
+static void
+ngx_xyz_mime_body(ngx_xyz_mime_out_t *o, const ngx_xyz_mime_t *m)
+{
     if (m->html == NULL) {
-        ngx_xyz_mime_part(&o, "text/plain", m->text, m->text_len);
-
-    } else {
-        ngx_xyz_mime_puts(&o, "Content-Type: multipart/alternative;\r\n"
-                              " boundary=\"");
-        ngx_xyz_mime_puts(&o, m->boundary);
-        ngx_xyz_mime_puts(&o, "\"\r\n\r\n--");
-        ngx_xyz_mime_puts(&o, m->boundary);
-        ngx_xyz_mime_puts(&o, "\r\n");
-        ngx_xyz_mime_part(&o, "text/plain", m->text, m->text_len);
-        ngx_xyz_mime_puts(&o, "--");
-        ngx_xyz_mime_puts(&o, m->boundary);
-        ngx_xyz_mime_puts(&o, "\r\n");
-        ngx_xyz_mime_part(&o, "text/html", m->html, m->html_len);
-        ngx_xyz_mime_puts(&o, "--");
-        ngx_xyz_mime_puts(&o, m->boundary);
-        ngx_xyz_mime_puts(&o, "--\r\n");
+        ngx_xyz_mime_part(o, "text/plain", m->text, m->text_len);
+        return;
     }
 
-    if (o.fail) {
-        return -1;
-    }
-
-    *o.p = '\0';
-
-    return (int) (o.p - out);
+    ngx_xyz_mime_puts(o, "Content-Type: multipart/alternative;\r\n"
+                         " boundary=\"");
+    ngx_xyz_mime_puts(o, m->boundary);
+    ngx_xyz_mime_puts(o, "\"\r\n\r\n--");
+    ngx_xyz_mime_puts(o, m->boundary);
+    ngx_xyz_mime_puts(o, "\r\n");
+    ngx_xyz_mime_part(o, "text/plain", m->text, m->text_len);
+    ngx_xyz_mime_puts(o, "--");
+    ngx_xyz_mime_puts(o, m->boundary);
+    ngx_xyz_mime_puts(o, "\r\n");
+    ngx_xyz_mime_part(o, "text/html", m->html, m->html_len);
+    ngx_xyz_mime_puts(o, "--");
+    ngx_xyz_mime_puts(o, m->boundary);
+    ngx_xyz_mime_puts(o, "--\r\n");
 }
 
 
@@ -686,7 +789,10 @@ ngx_xyz_mime_ewords(ngx_xyz_mime_out_t *o, const char *s, size_t n)
     static const char  alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    while (n) {
+    /* a failed write leaves the column where it was: without the check
+     * a full line would be folded again and again */
+
+    while (n && !o->fail) {
         room = NGX_XYZ_MIME_LINE - o->col;
 
         if (room > NGX_XYZ_MIME_EWORD) {

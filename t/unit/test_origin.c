@@ -1,11 +1,11 @@
 /*
- * Unit tests: origins and the Origin/Referer check (ngx_xyz_csrf.c).
+ * Unit tests: origins and the Origin/Referer check (ngx_xyz_origin.c).
  */
 
 #include <stdlib.h>
 
 #include "tap.h"
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 
 
 static const char  *allowed[] = {

@@ -28,58 +28,81 @@ static int ngx_xyz_json_nul_end_map(void *ctx);
 
 
 char *
-ngx_xyz_json_quote(char *p, char *last, const char *s, size_t len)
+ngx_xyz_json_escape(char *p, char *last, const char *s, size_t len)
 {
-    size_t          i;
+    size_t          i, n;
     unsigned char   ch;
 
     static const char  hex[] = "0123456789abcdef";
 
+    if (p == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < len; i++) {
+        ch = (unsigned char) s[i];
+
+        if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\r'
+            || ch == '\t')
+        {
+            n = 2;
+
+        } else if (ch < 0x20 || ch == 0x7f) {
+            n = 6;
+
+        } else {
+            n = 1;
+        }
+
+        if ((size_t) (last - p) < n) {
+            return NULL;
+        }
+
+        if (n == 1) {
+            *p++ = (char) ch;
+            continue;
+        }
+
+        *p++ = '\\';
+
+        switch (ch) {
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        case '"':
+        case '\\':
+            *p++ = (char) ch;
+            break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[ch >> 4];
+            *p++ = hex[ch & 0xf];
+        }
+    }
+
+    return p;
+}
+
+
+char *
+ngx_xyz_json_quote(char *p, char *last, const char *s, size_t len)
+{
     if (p == NULL || last - p < 2) {
         return NULL;
     }
 
     *p++ = '"';
 
-    for (i = 0; i < len; i++) {
-        ch = (unsigned char) s[i];
-
-        /* the longest escape and the closing quote */
-
-        if (last - p < 7) {
-            return NULL;
-        }
-
-        if (ch == '"' || ch == '\\') {
-            *p++ = '\\';
-            *p++ = (char) ch;
-
-        } else if (ch == '\n') {
-            *p++ = '\\';
-            *p++ = 'n';
-
-        } else if (ch == '\r') {
-            *p++ = '\\';
-            *p++ = 'r';
-
-        } else if (ch == '\t') {
-            *p++ = '\\';
-            *p++ = 't';
-
-        } else if (ch < 0x20 || ch == 0x7f) {
-            *p++ = '\\';
-            *p++ = 'u';
-            *p++ = '0';
-            *p++ = '0';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 0xf];
-
-        } else {
-            *p++ = (char) ch;
-        }
-    }
-
-    if (last - p < 1) {
+    p = ngx_xyz_json_escape(p, last - 1, s, len);
+    if (p == NULL) {
         return NULL;
     }
 

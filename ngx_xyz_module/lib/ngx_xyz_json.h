@@ -18,10 +18,16 @@
 
 
 /*
- * Writes s as a JSON string, quotes included, from p up to last; returns
- * the byte after it, or NULL when it does not fit.  Control characters,
- * quotes and backslashes are escaped; other bytes (UTF-8) go as they are.
+ * The one JSON string escaper of the module.  Writes the len bytes of s as
+ * the content of a JSON string (without the quotes) from p up to last;
+ * returns the byte after it, or NULL when it does not fit or p is NULL.
+ * '"' and '\\' are escaped with a backslash, \n \r \t as such, other
+ * control characters and DEL as \u00XX; every other byte goes as it is
+ * (UTF-8 is not checked, '/' is not escaped): at most 6 bytes a byte.
  */
+char *ngx_xyz_json_escape(char *p, char *last, const char *s, size_t len);
+
+/* the same, between quotes: a whole JSON string */
 char *ngx_xyz_json_quote(char *p, char *last, const char *s, size_t len);
 
 /* copies the C string s (JSON text) when it fits; NULL if not */

@@ -11,8 +11,8 @@
  */
 
 
-#ifndef _NGX_XYZ_CSRF_H_INCLUDED_
-#define _NGX_XYZ_CSRF_H_INCLUDED_
+#ifndef _NGX_XYZ_ORIGIN_H_INCLUDED_
+#define _NGX_XYZ_ORIGIN_H_INCLUDED_
 
 
 #include <stddef.h>
@@ -51,4 +51,4 @@ int ngx_xyz_origin_allowed(const char *origin, size_t origin_len,
     size_t nallowed, int allow_absent);
 
 
-#endif /* _NGX_XYZ_CSRF_H_INCLUDED_ */
+#endif /* _NGX_XYZ_ORIGIN_H_INCLUDED_ */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ngx_xyz_json.h"
 #include "ngx_xyz_template.h"
 
 
@@ -330,9 +331,10 @@ ngx_xyz_template_escape(char *p, char *last, const char *s, int escape)
     size_t          n;
     const char     *r;
     unsigned char   ch;
-    char            buf[8];
 
-    static const char  hex[] = "0123456789abcdef";
+    if (escape == NGX_XYZ_TPL_JSON) {
+        return ngx_xyz_json_escape(p, last, s, strlen(s));
+    }
 
     for ( /* void */ ; *s; s++) {
         ch = (unsigned char) *s;
@@ -355,36 +357,6 @@ ngx_xyz_template_escape(char *p, char *last, const char *s, int escape)
             case '\'':
                 r = "&#39;";
                 break;
-            }
-
-        } else if (escape == NGX_XYZ_TPL_JSON) {
-            switch (ch) {
-            case '"':
-                r = "\\\"";
-                break;
-            case '\\':
-                r = "\\\\";
-                break;
-            case '\n':
-                r = "\\n";
-                break;
-            case '\r':
-                r = "\\r";
-                break;
-            case '\t':
-                r = "\\t";
-                break;
-            default:
-                if (ch < 0x20 || ch == 0x7f) {
-                    buf[0] = '\\';
-                    buf[1] = 'u';
-                    buf[2] = '0';
-                    buf[3] = '0';
-                    buf[4] = hex[ch >> 4];
-                    buf[5] = hex[ch & 0xf];
-                    buf[6] = '\0';
-                    r = buf;
-                }
             }
         }
 

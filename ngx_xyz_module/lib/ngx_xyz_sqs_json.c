@@ -10,13 +10,8 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "ngx_xyz_json.h"
 #include "ngx_xyz_sqs_json.h"
-
-
-static char *ngx_xyz_json_str(char *p, char *last, const char *s,
-    size_t len);
-static const char *ngx_xyz_json_get_str(yajl_val obj, const char *key);
-static int ngx_xyz_json_is_true(yajl_val obj, const char *key);
 
 
 size_t
@@ -64,7 +59,7 @@ ngx_xyz_sqs_batch_json(char *out, size_t size, const char *queue_url,
     } while (0)
 
     NGX_XYZ_PUT("{\"QueueUrl\":");
-    p = ngx_xyz_json_str(p, last, queue_url, strlen(queue_url));
+    p = ngx_xyz_json_quote(p, last, queue_url, strlen(queue_url));
     if (p == NULL) {
         return -1;
     }
@@ -88,7 +83,7 @@ ngx_xyz_sqs_batch_json(char *out, size_t size, const char *queue_url,
 
         p += k;
 
-        p = ngx_xyz_json_str(p, last, m[i].body, m[i].body_len);
+        p = ngx_xyz_json_quote(p, last, m[i].body, m[i].body_len);
         if (p == NULL) {
             return -1;
         }
@@ -102,8 +97,8 @@ ngx_xyz_sqs_batch_json(char *out, size_t size, const char *queue_url,
                                        "\"%lld\",\"MessageGroupId\":",
                           m[i].id);
 
-            p = ngx_xyz_json_str(p, last, m[i].group ? m[i].group : "xyz",
-                                 m[i].group ? strlen(m[i].group) : 3);
+            p = ngx_xyz_json_quote(p, last, m[i].group ? m[i].group : "xyz",
+                                   m[i].group ? strlen(m[i].group) : 3);
             if (p == NULL) {
                 return -1;
             }
@@ -157,7 +152,7 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
 
     for (k = 0; list && k < list->u.array.len; k++) {
         entry = list->u.array.values[k];
-        s = ngx_xyz_json_get_str(entry, "Id");
+        s = ngx_xyz_json_string(entry, "Id");
 
         if (s == NULL) {
             continue;
@@ -187,9 +182,13 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
 
     for (k = 0; list && k < list->u.array.len; k++) {
         entry = list->u.array.values[k];
-        s = ngx_xyz_json_get_str(entry, "Id");
+        s = ngx_xyz_json_string(entry, "Id");
 
-        if (s == NULL || !ngx_xyz_json_is_true(entry, "SenderFault")) {
+        /* the JSON literal true: a string "true" is not */
+
+        if (s == NULL
+            || !YAJL_IS_TRUE(ngx_xyz_json_member(entry, "SenderFault")))
+        {
             continue;
         }
 
@@ -208,8 +207,8 @@ ngx_xyz_sqs_batch_result(const char *json, const ngx_xyz_sqs_msg_t *m,
 
     if (list && list->u.array.len && err_size) {
         entry = list->u.array.values[0];
-        code = ngx_xyz_json_get_str(entry, "Code");
-        msg = ngx_xyz_json_get_str(entry, "Message");
+        code = ngx_xyz_json_string(entry, "Code");
+        msg = ngx_xyz_json_string(entry, "Message");
 
         snprintf(err, err_size, "%s%s%s", code ? code : "failed",
                  msg ? ": " : "", msg ? msg : "");
@@ -240,11 +239,11 @@ ngx_xyz_sqs_error(const char *json, char *err, size_t err_size)
         return -1;
     }
 
-    type = ngx_xyz_json_get_str(root, "__type");
-    msg = ngx_xyz_json_get_str(root, "message");
+    type = ngx_xyz_json_string(root, "__type");
+    msg = ngx_xyz_json_string(root, "message");
 
     if (msg == NULL) {
-        msg = ngx_xyz_json_get_str(root, "Message");
+        msg = ngx_xyz_json_string(root, "Message");
     }
 
     if (type == NULL) {
@@ -261,89 +260,4 @@ ngx_xyz_sqs_error(const char *json, char *err, size_t err_size)
     yajl_tree_free(root);
 
     return 0;
-}
-
-
-/* a key whose value is the JSON literal true (a string "true" is not) */
-
-static int
-ngx_xyz_json_is_true(yajl_val obj, const char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return 0;
-    }
-
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (strcmp(obj->u.object.keys[i], key) == 0) {
-            return YAJL_IS_TRUE(obj->u.object.values[i]);
-        }
-    }
-
-    return 0;
-}
-
-
-static const char *
-ngx_xyz_json_get_str(yajl_val obj, const char *key)
-{
-    size_t  i;
-
-    if (obj == NULL || !YAJL_IS_OBJECT(obj)) {
-        return NULL;
-    }
-
-    for (i = 0; i < obj->u.object.len; i++) {
-        if (strcmp(obj->u.object.keys[i], key) == 0) {
-            return YAJL_IS_STRING(obj->u.object.values[i])
-                   ? YAJL_GET_STRING(obj->u.object.values[i]) : NULL;
-        }
-    }
-
-    return NULL;
-}
-
-
-static char *
-ngx_xyz_json_str(char *p, char *last, const char *s, size_t len)
-{
-    size_t          i;
-    unsigned char   ch;
-
-    static const char  hex[] = "0123456789abcdef";
-
-    if (last - p < 2) {
-        return NULL;
-    }
-
-    *p++ = '"';
-
-    for (i = 0; i < len; i++) {
-        ch = (unsigned char) s[i];
-
-        if (last - p < 8) {
-            return NULL;
-        }
-
-        if (ch == '"' || ch == '\\') {
-            *p++ = '\\';
-            *p++ = (char) ch;
-
-        } else if (ch < 0x20) {
-            *p++ = '\\';
-            *p++ = 'u';
-            *p++ = '0';
-            *p++ = '0';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 0xf];
-
-        } else {
-            *p++ = (char) ch;
-        }
-    }
-
-    *p++ = '"';
-
-    return p;
 }

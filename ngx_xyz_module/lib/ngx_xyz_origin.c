@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ngx_xyz_csrf.h"
+#include "ngx_xyz_origin.h"
 
 
 #define NGX_XYZ_ORIGIN_SCHEME_MAX  32
@@ -19,6 +19,16 @@
 
 static int ngx_xyz_origin_parse(const char *url, size_t len, char *out,
     size_t size, size_t *rest);
+static int ngx_xyz_origin_scheme(const char *url, size_t len, char *scheme,
+    size_t *pos);
+static int ngx_xyz_origin_authority(const char *url, size_t len, size_t i,
+    size_t *end);
+static int ngx_xyz_origin_host(const char *url, size_t end, size_t *pos,
+    char *host);
+static int ngx_xyz_origin_port(const char *url, size_t end, size_t i,
+    unsigned *port);
+static int ngx_xyz_origin_write(const char *scheme, const char *host,
+    unsigned port, char *out, size_t size);
 static int ngx_xyz_origin_host_char(unsigned char ch);
 static int ngx_xyz_origin_ipv6_char(unsigned char ch);
 static unsigned char ngx_xyz_origin_lower(unsigned char ch);
@@ -91,18 +101,41 @@ static int
 ngx_xyz_origin_parse(const char *url, size_t len, char *out, size_t size,
     size_t *rest)
 {
-    int            n;
-    char           scheme[NGX_XYZ_ORIGIN_SCHEME_MAX + 1];
-    char           host[NGX_XYZ_ORIGIN_HOST_MAX + 1];
-    size_t         i, end, hlen;
-    unsigned       port, default_port;
-    unsigned char  ch;
+    char      scheme[NGX_XYZ_ORIGIN_SCHEME_MAX + 1];
+    char      host[NGX_XYZ_ORIGIN_HOST_MAX + 1];
+    size_t    i, end;
+    unsigned  port;
 
     if (url == NULL) {
         return -1;
     }
 
-    /* the scheme (RFC 3986, 3.1) */
+    if (ngx_xyz_origin_scheme(url, len, scheme, &i) != 0
+        || ngx_xyz_origin_authority(url, len, i, &end) != 0)
+    {
+        return -1;
+    }
+
+    *rest = end;
+
+    if (ngx_xyz_origin_host(url, end, &i, host) != 0
+        || ngx_xyz_origin_port(url, end, i, &port) != 0)
+    {
+        return -1;
+    }
+
+    return ngx_xyz_origin_write(scheme, host, port, out, size);
+}
+
+
+/* the scheme (RFC 3986, 3.1), in lowercase; *pos: the byte after "://" */
+
+static int
+ngx_xyz_origin_scheme(const char *url, size_t len, char *scheme,
+    size_t *pos)
+{
+    size_t         i;
+    unsigned char  ch;
 
     for (i = 0; i < len && i < NGX_XYZ_ORIGIN_SCHEME_MAX; i++) {
         ch = (unsigned char) url[i];
@@ -123,12 +156,22 @@ ngx_xyz_origin_parse(const char *url, size_t len, char *out, size_t size,
     }
 
     scheme[i] = '\0';
-    i += 3;
+    *pos = i + 3;
 
-    /* the authority ends at the path, the query or the fragment */
+    return 0;
+}
 
-    for (end = i; end < len; end++) {
-        ch = (unsigned char) url[end];
+
+/* the authority, from i, ends at the path, the query or the fragment */
+
+static int
+ngx_xyz_origin_authority(const char *url, size_t len, size_t i,
+    size_t *end)
+{
+    unsigned char  ch;
+
+    for ( /* void */ ; i < len; i++) {
+        ch = (unsigned char) url[i];
 
         if (ch == '/' || ch == '?' || ch == '#') {
             break;
@@ -142,8 +185,21 @@ ngx_xyz_origin_parse(const char *url, size_t len, char *out, size_t size,
         }
     }
 
-    *rest = end;
+    *end = i;
 
+    return 0;
+}
+
+
+/* the host from *pos, in lowercase, NUL-terminated; *pos: the byte after */
+
+static int
+ngx_xyz_origin_host(const char *url, size_t end, size_t *pos, char *host)
+{
+    size_t         i, hlen;
+    unsigned char  ch;
+
+    i = *pos;
     hlen = 0;
 
     if (i < end && url[i] == '[') {
@@ -188,34 +244,56 @@ ngx_xyz_origin_parse(const char *url, size_t len, char *out, size_t size,
     }
 
     host[hlen] = '\0';
+    *pos = i;
 
-    /* the port: digits after ":", leading zeros allowed */
+    return 0;
+}
 
-    port = 0;
 
-    if (i < end) {
-        if (url[i] != ':' || ++i == end) {
+/* the port from i to end: digits after ":", leading zeros allowed; 0 when
+ * there is none */
+
+static int
+ngx_xyz_origin_port(const char *url, size_t end, size_t i, unsigned *port)
+{
+    unsigned char  ch;
+
+    *port = 0;
+
+    if (i == end) {
+        return 0;
+    }
+
+    if (url[i] != ':' || ++i == end) {
+        return -1;
+    }
+
+    for ( /* void */ ; i < end; i++) {
+        ch = (unsigned char) url[i];
+
+        if (ch < '0' || ch > '9') {
             return -1;
         }
 
-        for ( /* void */ ; i < end; i++) {
-            ch = (unsigned char) url[i];
+        *port = *port * 10 + (ch - '0');
 
-            if (ch < '0' || ch > '9') {
-                return -1;
-            }
-
-            port = port * 10 + (ch - '0');
-
-            if (port > 65535) {
-                return -1;
-            }
-        }
-
-        if (port == 0) {
+        if (*port > 65535) {
             return -1;
         }
     }
+
+    return (*port == 0) ? -1 : 0;
+}
+
+
+/* "scheme://host", with ":port" unless it is the scheme's default */
+
+static int
+ngx_xyz_origin_write(const char *scheme, const char *host, unsigned port,
+    char *out, size_t size)
+{
+    int       n;
+    unsigned  default_port;
 
     if (strcmp(scheme, "http") == 0 || strcmp(scheme, "ws") == 0) {
         default_port = 80;
