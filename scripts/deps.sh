@@ -30,6 +30,8 @@ PACKAGES=(
     podman runc debootstrap catatonit
     # the plots of `make bench-journey` and `make bench-open`
     gnuplot-nox
+    # `make bench-runtime`: Java's BouncyCastle Argon2id next to libsodium and Node's
+    default-jdk-headless libbcprov-java
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
