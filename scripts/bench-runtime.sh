@@ -327,7 +327,7 @@ if want service; then
         secs="$(awk -v t="$secs" 'BEGIN { v = t + 0; u = t; sub(/^[0-9.]+/, "", u)
             if (u == "ms") v /= 1e3; else if (u == "m") v *= 60; printf "%.3f", v }')"
         RG[$server,$conns,rate,$r]="$(awk -v n="$(sed -n 's/.* 2xx=\([0-9]*\).*/\1/p' <<<"$line")" \
-            -v s="$secs" 'BEGIN { printf "%.1f", s > 0 ? n / s : 0 }')"
+            -v s="$secs" 'BEGIN { printf "%.1f", (s > 0) ? n / s : 0 }')"
         RG[$server,$conns,p50,$r]="$(sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
         RG[$server,$conns,p99,$r]="$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
         RG[$server,$conns,answers,$r]="$(grep -o 'status_[0-9]*=[0-9]*' <<<"$line" | sed 's/status_//' | xargs)"
@@ -383,6 +383,18 @@ cost_table() {
         done
         printf '\n'
     done
+    # what each runtime costs beyond the first at each rate
+    first="${1#*=}"
+    for pair in "${@:2}"; do
+        name="${pair%%=*}"; v="${pair#*=}"
+        printf '  %-34s' "$name minus ${1%%=*}"
+        for rate in $CAMPAIGN_RATES; do
+            awk -v r="$rate" -v v="$v" -v f="$first" -v p="$VCPU_H" -v h="$HOURS" 'BEGIN {
+                if (v <= 0 || f <= 0) { printf "%22s", "-"; exit }
+                c = r / v - r / f; printf "%22s", sprintf("%+.2f vCPU, US$ %+.0f", c, c * p * h) }'
+        done
+        printf '\n'
+    done
 }
 
 summary="$(
@@ -400,7 +412,8 @@ summary="$(
         done
     fi
     if want service; then
-        printf '\nregistrations at m=19456 t=2 (wrk, bench/register.lua, %s round(s) of %ss; %s workers each):\n' "$SVC_ROUNDS" "$DURATION" "$CORES"
+        printf '\nregistrations at m=19456 t=2 (wrk, bench/register.lua, %s round(s) of %ss; %s workers each;\n' "$SVC_ROUNDS" "$DURATION" "$CORES"
+        printf 'both write user, token and outbox row in one statement, neither publishes to SQS):\n'
         for conns in $CONN_LIST; do
             for server in "${SERVERS[@]}"; do
                 f() { for r in $(seq 1 "$SVC_ROUNDS"); do echo "${RG[$server,$conns,$1,$r]:-0}"; done; }

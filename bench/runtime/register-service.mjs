@@ -260,7 +260,9 @@ async function worker() {
     let sqs = null;
     if (env.XYZ_SQS_QUEUE_URL) {
         const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
-        const client = new SQSClient({});
+        // an emulator's queue URLs name a host of their own: send to the
+        // endpoint configured (AWS_ENDPOINT_URL_SQS) rather than to them
+        const client = new SQSClient(env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {});
         sqs = { client, SendMessageCommand };
     }
 
@@ -346,7 +348,8 @@ async function worker() {
                                                           MessageBody: row.body }))
                 .then(() => pool.query("SELECT xyz_outbox_done($1::bigint[], '{}', NULL, "
                                        + "'300 seconds', '{}')", [[row.outbox_id]]))
-                .catch(() => {});
+                .catch((err) => process.stderr.write(`register-service: outbox row ${row.outbox_id} `
+                                                     + `not published: ${err.message}\n`));
         }
 
         return reply.code(202).type('application/json').send(ACCEPTED);
