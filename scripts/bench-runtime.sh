@@ -115,7 +115,7 @@ trap cleanup EXIT
 # ---- helpers -------------------------------------------------------------------------
 
 # $1 / $2 with two decimals ("-" when $2 is zero).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "-" }'; }
 
 # "min–max (median m)" of the numbers on stdin, with $1 decimals.
 range() {
