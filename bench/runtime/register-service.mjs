@@ -355,7 +355,8 @@ async function worker() {
         return reply.code(202).type('application/json').send(ACCEPTED);
     });
 
-    await app.listen({ port: PORT, host: HOST });
+    // the listen backlog of bench/nginx.conf.in (Node's default is 511)
+    await app.listen({ port: PORT, host: HOST, backlog: 4096 });
 }
 
 if (cluster.isPrimary && WORKERS > 1) {
