@@ -371,15 +371,15 @@ LOAD_END="$(loadavg)"
 cost_table() {
     local name v rate
     printf '  %-34s' 'registrations/s (10,000 in ...):'
-    for rate in $CAMPAIGN_RATES; do printf '%22s' "$rate /s"; done
+    for rate in $CAMPAIGN_RATES; do printf '%24s' "$rate /s"; done
     printf '\n'
     for pair in "$@"; do
         name="${pair%%=*}"; v="${pair#*=}"
         printf '  %-34s' "$name ($v /s per vCPU)"
         for rate in $CAMPAIGN_RATES; do
             awk -v r="$rate" -v v="$v" -v p="$VCPU_H" -v h="$HOURS" 'BEGIN {
-                if (v <= 0) { printf "%22s", "-"; exit }
-                c = r / v; printf "%22s", sprintf("%.2f vCPU, US$ %.0f", c, c * p * h) }'
+                if (v <= 0) { printf "%24s", "-"; exit }
+                c = r / v; printf "%24s", sprintf("%.2f vCPU, US$ %.0f", c, c * p * h) }'
         done
         printf '\n'
     done
@@ -390,8 +390,8 @@ cost_table() {
         printf '  %-34s' "$name minus ${1%%=*}"
         for rate in $CAMPAIGN_RATES; do
             awk -v r="$rate" -v v="$v" -v f="$first" -v p="$VCPU_H" -v h="$HOURS" 'BEGIN {
-                if (v <= 0 || f <= 0) { printf "%22s", "-"; exit }
-                c = r / v - r / f; printf "%22s", sprintf("%+.2f vCPU, US$ %+.0f", c, c * p * h) }'
+                if (v <= 0 || f <= 0) { printf "%24s", "-"; exit }
+                c = r / v - r / f; printf "%24s", sprintf("%+.2f vCPU, US$ %+.0f", c, c * p * h) }'
         done
         printf '\n'
     done
