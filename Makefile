@@ -14,6 +14,7 @@
 #   make bench-runtime  Argon2id in libsodium, Node and Java; the module against a Node service
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
+#   make diagrams   SVG and PNG of the solution document's Mermaid diagrams (docs/diagrams/)
 #   make image      build the container image with podman (scripts/image.sh)
 #   make deps       install missing Debian (and npm) packages
 #   make migrate    apply sql/ migrations to the local `xyz` database
@@ -25,8 +26,8 @@
 # (output in build/upstream/).
 
 .PHONY: all build run test test-asan test-faults bench bench-sqs bench-crm bench-cluster \
-	bench-journey bench-open bench-runtime fuzz image screenshots deps clean pg-start pg-stop \
-	migrate
+	bench-journey bench-open bench-runtime fuzz image screenshots diagrams deps clean pg-start \
+	pg-stop migrate
 
 all: build
 
@@ -71,6 +72,10 @@ fuzz:
 screenshots:
 	scripts/deps.sh
 	node scripts/screenshots.mjs
+
+diagrams:
+	scripts/deps.sh
+	node scripts/diagrams.mjs
 
 deps:
 	scripts/deps.sh

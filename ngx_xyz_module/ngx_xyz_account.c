@@ -24,6 +24,7 @@
 #include "ngx_xyz_module.h"
 #include "ngx_xyz_json.h"
 #include "ngx_xyz_password.h"
+#include "ngx_xyz_csrf.h"
 
 #include <sodium.h>
 
@@ -59,8 +60,12 @@ typedef struct {
 } ngx_xyz_acc_ctx_t;
 
 
+static void ngx_xyz_account_create_conf(ngx_xyz_main_conf_t *xmcf);
+static char *ngx_xyz_account_init_conf(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
+static char *ngx_xyz_account_origin(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_xyz_confirm_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
     const char *token, size_t len, ngx_uint_t redirect);
@@ -95,7 +100,6 @@ static ngx_int_t ngx_xyz_resend_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
     yajl_val body);
-static ngx_int_t ngx_xyz_acc_unavailable(ngx_http_request_t *r);
 static void ngx_xyz_acc_floor_handler(ngx_event_t *ev);
 static void ngx_xyz_acc_cleanup(void *data);
 
@@ -146,35 +150,161 @@ static const char  ngx_xyz_admin_sql[] =
     "  OFFSET ($2::integer - 1) * $3::integer) u ON true";
 
 
-char *
-ngx_xyz_account(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_xyz_feature_t  ngx_xyz_account_feature = {
+    ngx_xyz_account_create_conf,
+    ngx_xyz_account_init_conf,
+    ngx_xyz_session_init_process,
+    ngx_xyz_session_exit_process
+};
+
+
+ngx_xyz_location_t  ngx_xyz_confirm_location = {
+    ngx_xyz_confirm_handler, NGX_XYZ_ACCOUNTS, NGX_XYZ_NEEDS_PG
+};
+
+ngx_xyz_location_t  ngx_xyz_resend_location = {
+    ngx_xyz_resend_handler, NGX_XYZ_ACCOUNTS, NGX_XYZ_NEEDS_PG
+};
+
+ngx_xyz_location_t  ngx_xyz_reset_request_location = {
+    ngx_xyz_mail_request_handler, NGX_XYZ_ACCOUNTS, NGX_XYZ_NEEDS_PG
+};
+
+ngx_xyz_location_t  ngx_xyz_reset_location = {
+    ngx_xyz_reset_handler, NGX_XYZ_ACCOUNTS,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_HASH
+};
+
+ngx_xyz_location_t  ngx_xyz_admin_users_location = {
+    ngx_xyz_admin_handler, NGX_XYZ_ACCOUNTS, NGX_XYZ_NEEDS_PG
+};
+
+
+static void
+ngx_xyz_account_create_conf(ngx_xyz_main_conf_t *xmcf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_xyz_main_conf_t       *xmcf;
+    xmcf->acct.session_ttl = NGX_CONF_UNSET;
+    xmcf->acct.session_zone_size = NGX_CONF_UNSET_SIZE;
+    xmcf->acct.session_poll = NGX_CONF_UNSET_MSEC;
+    xmcf->acct.cookie_secure = NGX_CONF_UNSET;
+    xmcf->acct.mail_cooldown = NGX_CONF_UNSET;
+    xmcf->acct.mail_per_hour = NGX_CONF_UNSET_UINT;
+    xmcf->acct.mail_floor = NGX_CONF_UNSET_MSEC;
+    xmcf->reset_ttl = NGX_CONF_UNSET;
+}
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
 
-    if (ngx_strcmp(cmd->name.data, "xyz_confirm") == 0) {
-        clcf->handler = ngx_xyz_confirm_handler;
+static char *
+ngx_xyz_account_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    ngx_xyz_account_conf_t  *ac;
 
-    } else if (ngx_strcmp(cmd->name.data, "xyz_resend") == 0) {
-        clcf->handler = ngx_xyz_resend_handler;
+    ac = &xmcf->acct;
 
-    } else if (ngx_strcmp(cmd->name.data, "xyz_reset_request") == 0) {
-        clcf->handler = ngx_xyz_mail_request_handler;
+    ngx_conf_init_value(ac->session_ttl, 7200);
+    ngx_conf_init_value(ac->cookie_secure, 1);
+    ngx_conf_init_value(xmcf->reset_ttl, 3600);
+    ngx_conf_init_value(ac->mail_cooldown, 60);
+    ngx_conf_init_uint_value(ac->mail_per_hour, 20);
+    ngx_conf_init_msec_value(ac->mail_floor, 50);
 
-    } else if (ngx_strcmp(cmd->name.data, "xyz_reset") == 0) {
-        clcf->handler = ngx_xyz_reset_handler;
-        xmcf->registers++;              /* hashes: needs the thread pool */
-
-    } else {
-        clcf->handler = ngx_xyz_admin_handler;
+    if (ac->confirm_page.len == 0) {
+        ngx_str_set(&ac->confirm_page, "/confirmed.html");
     }
 
-    xmcf->accounts++;
+    if (ac->confirm_landing.len == 0) {
+        ngx_str_set(&ac->confirm_landing, "/confirm.html");
+
+    } else if (ac->confirm_landing.data[0] != '/'
+               || ngx_strlchr(ac->confirm_landing.data,
+                              ac->confirm_landing.data
+                              + ac->confirm_landing.len, '?'))
+    {
+        /* an internal redirect: a path on this server, no query string */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_confirm_landing\" \"%V\"; give "
+                           "a path on this server without a query string, "
+                           "e.g. /confirm.html", &ac->confirm_landing);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_xyz_account_origin(cf, xmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Wherever sessions are checked, ended ones must be seen: the zone
+     * and its poll of PostgreSQL come with the keys.  Without a database
+     * an nginx can check signatures only.
+     */
+
+    if (ac->jwt_keys && ac->jwt_keys->nelts) {
+        if (xmcf->pg.dsn.len) {
+            if (ngx_xyz_session_zone(cf, xmcf) != NGX_CONF_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "without \"xyz_pg_dsn\" this nginx cannot "
+                               "see sessions ended by a logout, a password "
+                               "reset, a role change or a disabled account; "
+                               "they pass until they expire");
+        }
+    }
+
+    if ((xmcf->needs & NGX_XYZ_NEEDS_KEYS) && ac->dummy_hash == NULL) {
+        /* unknown addresses are checked against this, at the same cost */
+
+        if (sodium_init() < 0) {
+            return NGX_CONF_ERROR;
+        }
+
+        ac->dummy_hash = ngx_pnalloc(cf->pool, crypto_pwhash_STRBYTES);
+        if (ac->dummy_hash == NULL
+            || crypto_pwhash_str(ac->dummy_hash, "no such account", 15,
+                                 xmcf->hash.argon2_t,
+                                 xmcf->hash.argon2_m * 1024)
+               != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
+}
+
+
+/* the site's origin, which the POST locations' requests must come from */
+
+static char *
+ngx_xyz_account_origin(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    char  origin[512];
+
+    if (xmcf->dispatch.public_url.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_xyz_origin_of((char *) xmcf->dispatch.public_url.data,
+                          xmcf->dispatch.public_url.len, origin,
+                          sizeof(origin))
+        < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"xyz_public_url\" \"%V\"; give "
+                           "the site's address, e.g. "
+                           "https://signup.example.com",
+                           &xmcf->dispatch.public_url);
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->origin.len = ngx_strlen(origin);
+    xmcf->origin.data = (u_char *) origin;
+
+    xmcf->origin.data = ngx_xyz_pstrdup0(cf->pool, &xmcf->origin);
+
+    return xmcf->origin.data ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
@@ -200,11 +330,11 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
 
         xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-        return ngx_http_internal_redirect(r, &xmcf->confirm_landing,
+        return ngx_http_internal_redirect(r, &xmcf->acct.confirm_landing,
                                           &r->args);
     }
 
-    if (r->method == NGX_HTTP_POST && ngx_xyz_confirm_form(r)) {
+    if (r->method == NGX_HTTP_POST && ngx_xyz_form_type(r)) {
 
         /* the landing page's form: the token is in the address it posts
          * to; the body says nothing we need */
@@ -228,27 +358,7 @@ ngx_xyz_confirm_handler(ngx_http_request_t *r)
         return ngx_xyz_confirm_start(r, (char *) token.data, token.len, 1);
     }
 
-    return ngx_xyz_api_post(r, ngx_xyz_confirm_body);
-}
-
-
-static ngx_int_t
-ngx_xyz_confirm_form(ngx_http_request_t *r)
-{
-    ngx_str_t  *type;
-
-    static u_char  form[] = "application/x-www-form-urlencoded";
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-
-    return type->len >= sizeof(form) - 1
-           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
-           && (type->len == sizeof(form) - 1
-               || type->data[sizeof(form) - 1] == ';');
+    return ngx_xyz_api_post(r, ngx_xyz_confirm_body, NULL);
 }
 
 
@@ -289,7 +399,7 @@ ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
                            ngx_xyz_confirm_done);
 
     if (rc == NGX_DECLINED) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the link is a content handler of its own: hold the request */
@@ -318,14 +428,14 @@ ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 static ngx_int_t
 ngx_xyz_resend_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_resend_body);
+    return ngx_xyz_api_post(r, ngx_xyz_resend_body, NULL);
 }
 
 
 static ngx_int_t
 ngx_xyz_mail_request_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_request_body, NULL);
 }
 
 
@@ -376,8 +486,9 @@ ngx_xyz_mail_request_body(ngx_http_request_t *r, yajl_val body,
                 ctx->what == NGX_XYZ_ACC_RESEND ? "resend" : "reset",
                 ctx->email);
     ngx_sprintf((u_char *) ctx->cooldown, "%T seconds%Z",
-                ctx->xmcf->mail_cooldown);
-    ngx_sprintf((u_char *) ctx->per_hour, "%ui%Z", ctx->xmcf->mail_per_hour);
+                ctx->xmcf->acct.mail_cooldown);
+    ngx_sprintf((u_char *) ctx->per_hour, "%ui%Z",
+                ctx->xmcf->acct.mail_per_hour);
 
     ctx->values[0] = ctx->key;
     ctx->values[1] = ctx->cooldown;
@@ -388,7 +499,7 @@ ngx_xyz_mail_request_body(ngx_http_request_t *r, yajl_val body,
                           ngx_xyz_mail_request_allowed)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -479,7 +590,7 @@ ngx_xyz_mail_request_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t
 ngx_xyz_reset_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_reset_body);
+    return ngx_xyz_api_post(r, ngx_xyz_reset_body, NULL);
 }
 
 
@@ -510,15 +621,15 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
     len = ngx_strlen(password);
     n = ngx_xyz_utf8_printable_length(password, len);
 
-    if (n < 0 || (ngx_uint_t) n < xmcf->password_min
-        || (ngx_uint_t) n > xmcf->password_max)
+    if (n < 0 || (ngx_uint_t) n < xmcf->reg.password_min
+        || (ngx_uint_t) n > xmcf->reg.password_max)
     {
         return ngx_xyz_reply_error(r, 422, "invalid_field", "password",
                                    "the password is too short, too long "
                                    "or has control characters");
     }
 
-    if (ngx_xyz_password_common(xmcf, password, len)) {
+    if (ngx_xyz_register_password_common(xmcf, password, len)) {
         return ngx_xyz_reply_error(r, 422, "common_password", "password",
                                    "this password is too common; choose "
                                    "another");
@@ -550,7 +661,7 @@ ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body)
                           ngx_xyz_reset_checked)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     return NGX_DONE;
@@ -587,10 +698,10 @@ ngx_xyz_reset_checked(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     ctx->job.password = ctx->password;
     ctx->job.password_len = ctx->password_len;
-    ctx->job.opslimit = xmcf->argon2_t;
-    ctx->job.memlimit = xmcf->argon2_m * 1024;
+    ctx->job.opslimit = xmcf->hash.argon2_t;
+    ctx->job.memlimit = xmcf->hash.argon2_m * 1024;
 
-    if (ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
+    if (ngx_xyz_hash_post(r, xmcf->hash.pool, &ctx->job,
                           ngx_xyz_reset_hashed)
         != NGX_OK)
     {
@@ -727,7 +838,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
     if (ngx_xyz_acc_query(ctx, ngx_xyz_admin_sql, 3, ngx_xyz_admin_done)
         != NGX_DONE)
     {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -749,7 +860,7 @@ ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r, ngx_xyz_acc_unavailable(r));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -803,14 +914,8 @@ static ngx_int_t
 ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql, int n,
     ngx_xyz_pg_handler_pt handler)
 {
-    ngx_memzero(&ctx->query, sizeof(ngx_xyz_pg_query_t));
-
-    ctx->query.sql = sql;
-    ctx->query.nparams = n;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = handler;
-    ctx->query.data = ctx;
-    ctx->query.log = ctx->request->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, sql, n, ctx->values, handler, ctx,
+                          ctx->request->connection->log);
 
     /* NGX_DONE: the handler will be called; NGX_DECLINED: it will not */
     if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
@@ -849,12 +954,12 @@ ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
     {
         elapsed = ngx_current_msec - ctx->started;
 
-        if (elapsed < ctx->xmcf->mail_floor) {
+        if (elapsed < ctx->xmcf->acct.mail_floor) {
             ctx->rc = rc;
             ctx->floor.handler = ngx_xyz_acc_floor_handler;
             ctx->floor.data = ctx;
             ctx->floor.log = c->log;
-            ngx_add_timer(&ctx->floor, ctx->xmcf->mail_floor - elapsed);
+            ngx_add_timer(&ctx->floor, ctx->xmcf->acct.mail_floor - elapsed);
             return;
         }
     }
@@ -885,14 +990,14 @@ ngx_xyz_acc_floor_handler(ngx_event_t *ev)
 static ngx_int_t
 ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 {
-    u_char              *loc;
+    u_char              *loc, *p;
     ngx_str_t            body;
     ngx_http_request_t  *r;
 
     r = ctx->request;
 
     if (rc == NGX_ERROR) {
-        return ngx_xyz_acc_unavailable(r);
+        return ngx_xyz_reply_try_again(r);
     }
 
     if (rc == 429) {
@@ -914,28 +1019,19 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
     if (ctx->redirect) {
         /* the link from the email: a page for people */
 
-        loc = ngx_pnalloc(r->pool, ctx->xmcf->confirm_page.len + 32);
+        loc = ngx_pnalloc(r->pool, ctx->xmcf->acct.confirm_page.len + 32);
         if (loc == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_sprintf(loc, "%V?result=%s%Z", &ctx->xmcf->confirm_page, result);
+        p = ngx_sprintf(loc, "%V?result=%s", &ctx->xmcf->acct.confirm_page,
+                        result);
 
         if (ngx_xyz_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-        if (r->headers_out.location == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->headers_out.location->hash = 1;
-        ngx_str_set(&r->headers_out.location->key, "Location");
-        r->headers_out.location->value.data = loc;
-        r->headers_out.location->value.len = ngx_strlen(loc);
-
-        return NGX_HTTP_SEE_OTHER;
+        return ngx_xyz_reply_see_other(r, loc, p - loc);
     }
 
     if (ngx_strcmp(result, "ok") == 0) {
@@ -962,14 +1058,6 @@ ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc, const char *result)
 
     return ngx_xyz_reply_error(r, NGX_HTTP_BAD_REQUEST, "invalid_token",
                                "token", "this link is not valid");
-}
-
-
-static ngx_int_t
-ngx_xyz_acc_unavailable(ngx_http_request_t *r)
-{
-    return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                        "unavailable; try again shortly");
 }
 
 

@@ -24,38 +24,147 @@ typedef struct {
 static void ngx_xyz_api_body(ngx_http_request_t *r);
 
 
+/*
+ * A POST with a small JSON body from this site: the method, type, Origin
+ * and size are checked, the body read and parsed, and handler called with
+ * the object.  opts (or NULL) widens that: a form from this site too, the
+ * raw body to its own reader, refusals answered the location's way.
+ */
+
 ngx_int_t
-ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler)
+ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
+    const ngx_xyz_api_opts_t *opts)
+{
+    ngx_int_t                         rc;
+    ngx_xyz_api_ctx_t                *ctx;
+    ngx_http_client_body_handler_pt   read;
+
+    if (ngx_xyz_api_check(r, opts, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (opts && opts->read) {
+        read = opts->read;
+
+    } else {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_api_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->handler = handler;
+
+        if (ngx_xyz_ctx_set_data(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        read = ngx_xyz_api_body;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The body of a POST, whole, at most xyz_body_max_size.  NGX_OK; otherwise
+ * the request is finalized (413 answered through reject, or 500).
+ */
+
+ngx_int_t
+ngx_xyz_api_read(ngx_http_request_t *r, ngx_xyz_api_reject_pt reject,
+    ngx_str_t *body)
 {
     ngx_int_t            rc;
     ngx_xyz_loc_conf_t  *xlcf;
-    ngx_xyz_api_ctx_t   *ctx;
+
+    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
+
+    rc = ngx_xyz_read_body(r, xlcf->body_max_size, body);
+
+    if (rc == NGX_DECLINED) {
+        r->keepalive = 0;
+        ngx_http_finalize_request(r,
+            reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                   NULL, "the request body is too large"));
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The checks of a POST before its body is read.  NGX_OK: they passed;
+ * NGX_DECLINED: the request was refused, *rc is the answer.  A refusal of
+ * the Origin is never a location's own: a forged form gets no redirect.
+ */
+
+ngx_int_t
+ngx_xyz_api_check(ngx_http_request_t *r, const ngx_xyz_api_opts_t *opts,
+    ngx_int_t *rc)
+{
+    ngx_uint_t             form;
+    ngx_xyz_loc_conf_t    *xlcf;
+    ngx_xyz_api_reject_pt  reject;
+
+    reject = (opts && opts->reject) ? opts->reject : ngx_xyz_reply_error;
 
     if (r->method != NGX_HTTP_POST) {
         if (ngx_xyz_add_header(r, "Allow", "POST") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_DECLINED;
         }
 
         ngx_http_discard_request_body(r);
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use POST");
+        *rc = reject(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed", NULL,
+                     (opts && opts->use) ? opts->use : "use POST");
+        return NGX_DECLINED;
     }
 
-    if (!ngx_xyz_json_type(r)) {
-        ngx_http_discard_request_body(r);
+    form = 0;
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "unsupported_media_type", NULL,
-                                   "send the body as application/json");
+    if (!(opts && opts->no_body)) {
+        form = opts && opts->form && ngx_xyz_form_type(r);
+
+        if (!form && !ngx_xyz_json_type(r)) {
+            ngx_http_discard_request_body(r);
+
+            *rc = reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "unsupported_media_type", NULL,
+                         "send the body as application/json");
+            return NGX_DECLINED;
+        }
     }
 
-    if (!ngx_xyz_same_origin(r, 1)) {
+    /* a browser always says where a form comes from */
+
+    if (!ngx_xyz_same_origin(r, !form)) {
         ngx_http_discard_request_body(r);
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
+        *rc = ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
+                                  NULL, form ? "the form does not come from "
+                                               "this site"
+                                             : "the request does not come "
+                                               "from this site");
+        return NGX_DECLINED;
+    }
+
+    if (opts && opts->no_body) {
+        return NGX_OK;
     }
 
     xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
@@ -64,31 +173,12 @@ ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler)
         ngx_http_discard_request_body(r);
         r->keepalive = 0;
 
-        return ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "body_too_large", NULL,
-                                   "the request body is too large");
+        *rc = reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                     NULL, "the request body is too large");
+        return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_api_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->handler = handler;
-
-    if (ngx_xyz_ctx_set_data(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_xyz_api_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
@@ -99,30 +189,16 @@ ngx_xyz_api_body(ngx_http_request_t *r)
     ngx_str_t            body;
     yajl_val             root;
     ngx_pool_cleanup_t  *cln;
-    ngx_xyz_loc_conf_t  *xlcf;
     ngx_xyz_api_ctx_t   *ctx;
     char                 field[64];
 
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     ctx = ngx_xyz_ctx_data(r);
 
     /* a client that goes away while its request waits for a database
      * connection or a hash is let go of, and leaves the queue */
     r->read_event_handler = ngx_http_test_reading;
 
-    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "body_too_large", NULL,
-                                "the request body is too large"));
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_xyz_api_read(r, ngx_xyz_reply_error, &body) != NGX_OK) {
         return;
     }
 
@@ -224,6 +300,28 @@ ngx_xyz_json_type(ngx_http_request_t *r)
     }
 
     return p == last || *p == ';';
+}
+
+
+/* "application/x-www-form-urlencoded", alone or with parameters */
+
+ngx_int_t
+ngx_xyz_form_type(ngx_http_request_t *r)
+{
+    ngx_str_t  *type;
+
+    static u_char  form[] = "application/x-www-form-urlencoded";
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+
+    return type->len >= sizeof(form) - 1
+           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
+           && (type->len == sizeof(form) - 1
+               || type->data[sizeof(form) - 1] == ';');
 }
 
 
@@ -334,14 +432,21 @@ ngx_xyz_client_key(ngx_http_request_t *r)
 void
 ngx_xyz_token_new(char *token, char *hash)
 {
-    u_char  raw[32];
+    u_char     raw[32];
+    ngx_str_t  bin, text;
 
     randombytes_buf(raw, sizeof(raw));
-    sodium_bin2base64(token, 64, raw, sizeof(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+
+    bin.data = raw;
+    bin.len = sizeof(raw);
+    text.data = (u_char *) token;
+
+    ngx_encode_base64url(&text, &bin);
+    token[text.len] = '\0';
+
     sodium_memzero(raw, sizeof(raw));
 
-    ngx_xyz_token_hash(token, ngx_strlen(token), hash);
+    ngx_xyz_token_hash(token, text.len, hash);
 }
 
 

@@ -104,7 +104,7 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    if (xmcf->jwt_keys == NULL || xmcf->jwt_keys->nelts == 0) {
+    if (xmcf->acct.jwt_keys == NULL || xmcf->acct.jwt_keys->nelts == 0) {
         return NULL;
     }
 
@@ -129,7 +129,7 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
         /* value and len keep the first one found, other and olen the
          * rest */
 
-        name = NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure);
+        name = NGX_XYZ_SESSION_COOKIE(xmcf->acct.cookie_secure);
         value = NULL;
         len = 0;
         count = 0;
@@ -179,7 +179,8 @@ ngx_xyz_auth_claims(ngx_http_request_t *r)
     }
 
     if (ngx_xyz_jwt_verify((char *) token.data, token.len,
-                           xmcf->jwt_keys->elts, xmcf->jwt_keys->nelts,
+                           xmcf->acct.jwt_keys->elts,
+                           xmcf->acct.jwt_keys->nelts,
                            (long long) ngx_time(), claims)
         != 0)
     {

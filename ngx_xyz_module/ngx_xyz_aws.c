@@ -45,7 +45,7 @@ typedef struct {
 static void ngx_xyz_aws_fetch(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_aws_fetch_container(void);
 static ngx_int_t ngx_xyz_aws_fetch_web_identity(void);
-static void ngx_xyz_aws_fetched(ngx_xyz_http_t *h);
+static void ngx_xyz_aws_fetched(ngx_xyz_curl_t *h);
 static ssize_t ngx_xyz_aws_read_file(const char *name, u_char *buf,
     size_t size);
 static void ngx_xyz_aws_copy(char *dst, const char *src, size_t size);
@@ -170,7 +170,7 @@ ngx_xyz_aws_fetch_container(void)
     char            *full, *relative, *token, *token_file, *url, *line;
     size_t           len;
     ssize_t          n;
-    ngx_xyz_http_t  *h;
+    ngx_xyz_curl_t  *h;
     u_char           buf[4096];
 
     full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -178,7 +178,7 @@ ngx_xyz_aws_fetch_container(void)
     token = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     token_file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 
-    h = ngx_xyz_http_create(ngx_xyz_aws.log);
+    h = ngx_xyz_curl_create(ngx_xyz_aws.log);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -216,7 +216,7 @@ ngx_xyz_aws_fetch_container(void)
 
         ngx_sprintf((u_char *) line, "Authorization: %s%Z", token);
 
-        if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        if (ngx_xyz_curl_header(h, line) != NGX_OK) {
             goto failed;
         }
 
@@ -227,7 +227,7 @@ ngx_xyz_aws_fetch_container(void)
     h->response_max = NGX_XYZ_AWS_ANSWER_MAX;
     h->handler = ngx_xyz_aws_fetched;
 
-    if (ngx_xyz_http_start(h, url) != NGX_OK) {
+    if (ngx_xyz_curl_start(h, url) != NGX_OK) {
         goto failed;
     }
 
@@ -237,7 +237,7 @@ failed:
 
     ngx_log_error(NGX_LOG_ERR, ngx_xyz_aws.log, 0,
                   "xyz: cannot ask the container credentials endpoint");
-    ngx_xyz_http_destroy(h);
+    ngx_xyz_curl_destroy(h);
 
     return NGX_ERROR;
 }
@@ -251,7 +251,7 @@ ngx_xyz_aws_fetch_web_identity(void)
     char             session[64];
     size_t           size;
     ssize_t          n;
-    ngx_xyz_http_t  *h;
+    ngx_xyz_curl_t  *h;
     u_char           token[8192];
 
     endpoint = getenv("AWS_ENDPOINT_URL_STS");
@@ -265,7 +265,7 @@ ngx_xyz_aws_fetch_web_identity(void)
         return NGX_ERROR;
     }
 
-    h = ngx_xyz_http_create(ngx_xyz_aws.log);
+    h = ngx_xyz_curl_create(ngx_xyz_aws.log);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -302,7 +302,7 @@ ngx_xyz_aws_fetch_web_identity(void)
     h->response_max = NGX_XYZ_AWS_ANSWER_MAX;
     h->handler = ngx_xyz_aws_fetched;
 
-    if (ngx_xyz_http_start(h, url) != NGX_OK) {
+    if (ngx_xyz_curl_start(h, url) != NGX_OK) {
         goto failed;
     }
 
@@ -312,14 +312,14 @@ failed:
 
     ngx_log_error(NGX_LOG_ERR, ngx_xyz_aws.log, 0,
                   "xyz: cannot ask STS for web identity credentials");
-    ngx_xyz_http_destroy(h);
+    ngx_xyz_curl_destroy(h);
 
     return NGX_ERROR;
 }
 
 
 static void
-ngx_xyz_aws_fetched(ngx_xyz_http_t *h)
+ngx_xyz_aws_fetched(ngx_xyz_curl_t *h)
 {
     int                  rc;
     char                 err[128];
@@ -381,38 +381,24 @@ retry:
 }
 
 
+/* a token of a few hundred bytes on a local file system */
+
 static ssize_t
 ngx_xyz_aws_read_file(const char *name, u_char *buf, size_t size)
 {
-    ssize_t   n;
-    ngx_fd_t  fd;
+    ngx_int_t  rc;
+    ngx_str_t  token;
 
-    /* a token of a few hundred bytes on a local file system */
+    token.data = buf;
 
-    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
+    rc = ngx_xyz_file_read((u_char *) name, NULL, size - 1, 1, &token);
+
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, ngx_xyz_aws.log, ngx_errno,
                       ngx_open_file_n " \"%s\" failed", name);
-        return -1;
     }
 
-    n = read(fd, buf, size - 1);
-
-    ngx_close_file(fd);
-
-    if (n < 0) {
-        return -1;
-    }
-
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
-                 || buf[n - 1] == ' '))
-    {
-        n--;
-    }
-
-    buf[n] = '\0';
-
-    return n;
+    return (rc == NGX_OK) ? (ssize_t) token.len : -1;
 }
 
 

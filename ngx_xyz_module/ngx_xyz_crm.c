@@ -45,8 +45,8 @@ typedef struct {
 } ngx_xyz_crm_call_t;
 
 
-static void ngx_xyz_crm_done(ngx_xyz_http_t *h);
-static void ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h);
+static void ngx_xyz_crm_done(ngx_xyz_curl_t *h);
+static void ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_curl_t *h);
 static ngx_uint_t ngx_xyz_crm_splits(long status);
 static void ngx_xyz_crm_result(ngx_xyz_job_t *unit, ngx_uint_t ok,
     ngx_uint_t block_seconds);
@@ -67,7 +67,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     size_t                    size, arena_size;
     ngx_uint_t                i, k;
     ngx_log_t                *log;
-    ngx_xyz_http_t           *h;
+    ngx_xyz_curl_t           *h;
     ngx_xyz_crm_call_t       *call;
     ngx_xyz_crm_contact_t    *contacts;
     ngx_xyz_dispatch_conf_t  *dc;
@@ -75,7 +75,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     dc = ngx_xyz_job_conf(jobs[0]);
     log = ngx_xyz_job_log(jobs[0]);
 
-    h = ngx_xyz_http_create(log);
+    h = ngx_xyz_curl_create(log);
     if (h == NULL) {
         ngx_xyz_jobs_done(jobs, n, NGX_XYZ_RETRY, 0, "out of memory");
         return;
@@ -127,7 +127,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     call->n = k;
 
     if (k == 0) {
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
         return;
     }
 
@@ -154,7 +154,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         ngx_xyz_jobs_done(call->jobs, k, NGX_XYZ_DEAD, 0,
                           "the CRM request cannot be built (check "
                           "xyz_crm_body)");
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
         return;
     }
 
@@ -163,8 +163,8 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         goto failed;
     }
 
-    if (ngx_xyz_http_header(h, "Content-Type: application/json") != NGX_OK
-        || ngx_xyz_http_header(h, "Accept: application/json") != NGX_OK)
+    if (ngx_xyz_curl_header(h, "Content-Type: application/json") != NGX_OK
+        || ngx_xyz_curl_header(h, "Accept: application/json") != NGX_OK)
     {
         goto failed;
     }
@@ -181,7 +181,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
                     call->jobs[k - 1]->msg->outbox_id, k);
     }
 
-    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
         goto failed;
     }
 
@@ -189,7 +189,7 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
         ngx_sprintf((u_char *) line, "Authorization: Bearer %V%Z",
                     &dc->crm_secret);
 
-        if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        if (ngx_xyz_curl_header(h, line) != NGX_OK) {
             goto failed;
         }
 
@@ -209,10 +209,10 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n)
     h->handler = ngx_xyz_crm_done;
     h->data = call;
 
-    if (ngx_xyz_http_start(h, (char *) dc->crm_url.data) != NGX_OK) {
+    if (ngx_xyz_curl_start(h, (char *) dc->crm_url.data) != NGX_OK) {
         ngx_xyz_jobs_done(call->jobs, k, NGX_XYZ_RETRY, 0,
                           "too many transfers at once");
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
     }
 
     return;
@@ -221,12 +221,12 @@ failed:
 
     ngx_xyz_jobs_done(call ? call->jobs : jobs, call ? call->n : n,
                       NGX_XYZ_RETRY, 0, "out of memory");
-    ngx_xyz_http_destroy(h);
+    ngx_xyz_curl_destroy(h);
 }
 
 
 static void
-ngx_xyz_crm_done(ngx_xyz_http_t *h)
+ngx_xyz_crm_done(ngx_xyz_curl_t *h)
 {
     ngx_xyz_crm_call_t *call = h->data;
 
@@ -319,7 +319,7 @@ ngx_xyz_crm_done(ngx_xyz_http_t *h)
 /* a 207 answer to a HubSpot batch: each contact by its own result */
 
 static void
-ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_http_t *h)
+ngx_xyz_crm_multi(ngx_xyz_crm_call_t *call, ngx_xyz_curl_t *h)
 {
     int             *state;
     u_char          *p, *reasons, *reason;

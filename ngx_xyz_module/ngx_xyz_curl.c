@@ -19,6 +19,7 @@
 
 
 #include "ngx_xyz_curl.h"
+#include "ngx_xyz_event.h"
 
 #include <sys/resource.h>
 
@@ -32,7 +33,7 @@ typedef struct {
     ngx_queue_t             transfers;
     ngx_uint_t              active;
     ngx_uint_t              max_active;
-} ngx_xyz_curl_t;
+} ngx_xyz_curl_multi_t;
 
 
 static curl_socket_t ngx_xyz_curl_open_socket(void *data,
@@ -51,11 +52,11 @@ static size_t ngx_xyz_curl_write(char *ptr, size_t size, size_t nmemb,
     void *data);
 static size_t ngx_xyz_curl_read(char *ptr, size_t size, size_t nmemb,
     void *data);
-static size_t ngx_xyz_curl_header(char *ptr, size_t size, size_t nmemb,
+static size_t ngx_xyz_curl_header_line(char *ptr, size_t size, size_t nmemb,
     void *data);
 
 
-static ngx_xyz_curl_t  ngx_xyz_curl;
+static ngx_xyz_curl_multi_t  ngx_xyz_curl;
 
 /* c->data of sockets curl made without asking the module */
 static ngx_uint_t      ngx_xyz_curl_foreign;
@@ -129,7 +130,7 @@ ngx_xyz_curl_cleanup(void)
 {
     ngx_uint_t       i;
     ngx_queue_t     *q;
-    ngx_xyz_http_t  *h;
+    ngx_xyz_curl_t  *h;
 
     if (ngx_xyz_curl.multi == NULL) {
         return;
@@ -143,11 +144,11 @@ ngx_xyz_curl_cleanup(void)
 
     while (!ngx_queue_empty(&ngx_xyz_curl.transfers)) {
         q = ngx_queue_head(&ngx_xyz_curl.transfers);
-        h = ngx_queue_data(q, ngx_xyz_http_t, queue);
+        h = ngx_queue_data(q, ngx_xyz_curl_t, queue);
 
         ngx_queue_remove(q);
         curl_multi_remove_handle(ngx_xyz_curl.multi, h->easy);
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
     }
 
     /* closes the cached connections through the close socket callback */
@@ -171,18 +172,18 @@ ngx_xyz_curl_active(void)
 }
 
 
-ngx_xyz_http_t *
-ngx_xyz_http_create(ngx_log_t *log)
+ngx_xyz_curl_t *
+ngx_xyz_curl_create(ngx_log_t *log)
 {
     ngx_pool_t      *pool;
-    ngx_xyz_http_t  *h;
+    ngx_xyz_curl_t  *h;
 
     pool = ngx_create_pool(4096, log);
     if (pool == NULL) {
         return NULL;
     }
 
-    h = ngx_pcalloc(pool, sizeof(ngx_xyz_http_t));
+    h = ngx_pcalloc(pool, sizeof(ngx_xyz_curl_t));
     if (h == NULL) {
         ngx_destroy_pool(pool);
         return NULL;
@@ -200,8 +201,8 @@ ngx_xyz_http_create(ngx_log_t *log)
     }
 
     /* "Expect: 100-continue" would cost a round trip on every POST */
-    if (ngx_xyz_http_header(h, "Expect:") != NGX_OK) {
-        ngx_xyz_http_destroy(h);
+    if (ngx_xyz_curl_header(h, "Expect:") != NGX_OK) {
+        ngx_xyz_curl_destroy(h);
         return NULL;
     }
 
@@ -210,7 +211,7 @@ ngx_xyz_http_create(ngx_log_t *log)
 
 
 ngx_int_t
-ngx_xyz_http_header(ngx_xyz_http_t *h, const char *line)
+ngx_xyz_curl_header(ngx_xyz_curl_t *h, const char *line)
 {
     struct curl_slist  *l;
 
@@ -226,7 +227,7 @@ ngx_xyz_http_header(ngx_xyz_http_t *h, const char *line)
 
 
 ngx_int_t
-ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url)
+ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url)
 {
     CURL  *e;
 
@@ -245,7 +246,7 @@ ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ngx_xyz_curl_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ngx_xyz_curl_header);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ngx_xyz_curl_header_line);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -285,7 +286,7 @@ ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url)
 
 
 void
-ngx_xyz_http_destroy(ngx_xyz_http_t *h)
+ngx_xyz_curl_destroy(ngx_xyz_curl_t *h)
 {
     if (h->easy) {
         curl_easy_cleanup(h->easy);
@@ -346,7 +347,6 @@ static int
 ngx_xyz_curl_socket(CURL *easy, curl_socket_t s, int what, void *data,
     void *socketp)
 {
-    ngx_event_t       *rev, *wev;
     ngx_connection_t  *c;
 
     if ((ngx_uint_t) s >= ngx_xyz_curl.nconns) {
@@ -377,24 +377,7 @@ ngx_xyz_curl_socket(CURL *easy, curl_socket_t s, int what, void *data,
         }
     }
 
-    rev = c->read;
-    wev = c->write;
-
-    /* level-triggered, as curl expects of a poll()-like loop */
-
-    if ((what & CURL_POLL_IN) && !rev->active) {
-        (void) ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-
-    } else if (!(what & CURL_POLL_IN) && rev->active) {
-        (void) ngx_del_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-
-    if ((what & CURL_POLL_OUT) && !wev->active) {
-        (void) ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-
-    } else if (!(what & CURL_POLL_OUT) && wev->active) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_xyz_event_wait(c, what & CURL_POLL_IN, what & CURL_POLL_OUT);
 
     return 0;
 }
@@ -421,16 +404,13 @@ ngx_xyz_curl_attach(curl_socket_t s, ngx_uint_t owned)
 {
     ngx_connection_t  *c;
 
-    c = ngx_get_connection(s, ngx_xyz_curl.log);
+    c = ngx_xyz_event_attach(s, ngx_xyz_curl_event_handler,
+                             owned ? &ngx_xyz_curl_owned
+                                   : &ngx_xyz_curl_foreign,
+                             ngx_xyz_curl.log);
     if (c == NULL) {
         return NULL;
     }
-
-    c->data = owned ? &ngx_xyz_curl_owned : &ngx_xyz_curl_foreign;
-    c->read->handler = ngx_xyz_curl_event_handler;
-    c->write->handler = ngx_xyz_curl_event_handler;
-    c->read->log = ngx_xyz_curl.log;
-    c->write->log = ngx_xyz_curl.log;
 
     ngx_xyz_curl.conns[s] = c;
 
@@ -438,42 +418,16 @@ ngx_xyz_curl_attach(curl_socket_t s, ngx_uint_t owned)
 }
 
 
-/* gives the connection back; the descriptor is closed by its owner */
+/*
+ * Gives the connection back; the descriptor is closed by its owner.  Its
+ * events are removed now: a socket curl made on its own may live on.
+ */
 
 static void
 ngx_xyz_curl_detach(ngx_connection_t *c)
 {
-    ngx_socket_t  fd;
-
-    fd = c->fd;
-
-    if (c->read->active || c->write->active) {
-        if (ngx_del_conn) {
-            (void) ngx_del_conn(c, 0);
-
-        } else {
-            if (c->read->active) {
-                (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-            }
-
-            if (c->write->active) {
-                (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-            }
-        }
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_xyz_curl.conns[fd] = NULL;
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
+    ngx_xyz_curl.conns[c->fd] = NULL;
+    ngx_xyz_event_detach(c, 0);
 }
 
 
@@ -510,10 +464,10 @@ ngx_xyz_curl_timer_handler(ngx_event_t *ev)
 static void
 ngx_xyz_curl_done(void)
 {
-    int              left;
-    CURL            *e;
-    CURLMsg         *msg;
-    ngx_xyz_http_t  *h;
+    int                      left;
+    CURL                    *e;
+    CURLMsg                 *msg;
+    ngx_xyz_curl_t  *h;
 
     while ((msg = curl_multi_info_read(ngx_xyz_curl.multi, &left)) != NULL) {
 
@@ -546,7 +500,7 @@ ngx_xyz_curl_done(void)
 
         h->handler(h);
 
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
     }
 }
 
@@ -554,7 +508,7 @@ ngx_xyz_curl_done(void)
 static size_t
 ngx_xyz_curl_write(char *ptr, size_t size, size_t nmemb, void *data)
 {
-    ngx_xyz_http_t *h = data;
+    ngx_xyz_curl_t *h = data;
 
     u_char  *p;
     size_t   n;
@@ -588,7 +542,7 @@ ngx_xyz_curl_write(char *ptr, size_t size, size_t nmemb, void *data)
 static size_t
 ngx_xyz_curl_read(char *ptr, size_t size, size_t nmemb, void *data)
 {
-    ngx_xyz_http_t *h = data;
+    ngx_xyz_curl_t *h = data;
 
     size_t  n;
 
@@ -604,9 +558,9 @@ ngx_xyz_curl_read(char *ptr, size_t size, size_t nmemb, void *data)
 /* keeps the one answer header the module acts on: Retry-After */
 
 static size_t
-ngx_xyz_curl_header(char *ptr, size_t size, size_t nmemb, void *data)
+ngx_xyz_curl_header_line(char *ptr, size_t size, size_t nmemb, void *data)
 {
-    ngx_xyz_http_t *h = data;
+    ngx_xyz_curl_t *h = data;
 
     char    *p, *last;
     size_t   n;

@@ -19,12 +19,12 @@
 #include <curl/curl.h>
 
 
-typedef struct ngx_xyz_http_s  ngx_xyz_http_t;
+typedef struct ngx_xyz_curl_s  ngx_xyz_curl_t;
 
-typedef void (*ngx_xyz_http_handler_pt)(ngx_xyz_http_t *h);
+typedef void (*ngx_xyz_curl_handler_pt)(ngx_xyz_curl_t *h);
 
 
-struct ngx_xyz_http_s {
+struct ngx_xyz_curl_s {
     /* everything of one transfer lives here until the handler returns */
     ngx_pool_t                 *pool;
     ngx_log_t                  *log;
@@ -39,7 +39,7 @@ struct ngx_xyz_http_s {
     ngx_msec_t                  timeout;        /* the whole transfer */
     size_t                      response_max;
 
-    ngx_xyz_http_handler_pt     handler;
+    ngx_xyz_curl_handler_pt     handler;
     void                       *data;
 
     /* results, for the handler */
@@ -55,16 +55,16 @@ ngx_int_t ngx_xyz_curl_init(ngx_cycle_t *cycle, ngx_uint_t max_transfers);
 void ngx_xyz_curl_cleanup(void);
 
 /* a transfer with its own pool; its easy handle may be given more options */
-ngx_xyz_http_t *ngx_xyz_http_create(ngx_log_t *log);
-ngx_int_t ngx_xyz_http_header(ngx_xyz_http_t *h, const char *line);
+ngx_xyz_curl_t *ngx_xyz_curl_create(ngx_log_t *log);
+ngx_int_t ngx_xyz_curl_header(ngx_xyz_curl_t *h, const char *line);
 
 /*
  * Starts the transfer.  NGX_OK: the handler will be called, after which
  * the pool is destroyed.  NGX_BUSY: too many transfers already; NGX_ERROR:
  * nothing started.  In both failure cases the caller destroys h->pool.
  */
-ngx_int_t ngx_xyz_http_start(ngx_xyz_http_t *h, const char *url);
-void ngx_xyz_http_destroy(ngx_xyz_http_t *h);
+ngx_int_t ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url);
+void ngx_xyz_curl_destroy(ngx_xyz_curl_t *h);
 
 ngx_uint_t ngx_xyz_curl_active(void);
 

@@ -47,6 +47,8 @@
 #define NGX_XYZ_LEAVE       5       /* someone else's: let it reappear */
 
 #define NGX_XYZ_SLOT_LATE   5       /* ms a reserved slot may be missed by */
+#define NGX_XYZ_CLOCK_AGREE 5       /* ms the database's clock may be off */
+#define NGX_XYZ_SLOT_MARGIN 50      /* ms late an email may leave */
 
 
 
@@ -139,6 +141,9 @@ static ngx_int_t ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
     const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler);
 static ngx_uint_t ngx_xyz_job_backoff(ngx_xyz_job_t *job);
 static ngx_uint_t ngx_xyz_metric(ngx_uint_t kind, ngx_uint_t outcome);
+static ngx_msec_int_t ngx_xyz_slot_delay(ngx_xyz_job_t *job, PGresult *res,
+    ngx_int_t wait);
+static int64_t ngx_xyz_wall_msec(void);
 
 
 static ngx_xyz_consumer_t  *ngx_xyz_consumers[NGX_XYZ_QUEUES];
@@ -147,8 +152,11 @@ static ngx_xyz_consumer_t  *ngx_xyz_consumers[NGX_XYZ_QUEUES];
 static const char  ngx_xyz_begin_sql[] =
     "SELECT xyz_delivery_begin_checked($1::bigint, $2, $3::interval)";
 
+/* the wait, and "now" on the database's clock (sql/011) */
 static const char  ngx_xyz_reserve_sql[] =
-    "SELECT xyz_rate_reserve($1, $2::float8, $3::interval, $4::interval)";
+    "SELECT w, current_setting('xyz.rate_now', true) FROM"
+    " (SELECT xyz_rate_reserve($1, $2::float8, $3::interval, $4::interval)"
+    " AS w OFFSET 0) s";
 
 static const char  ngx_xyz_end_sql[] =
     "SELECT xyz_delivery_end($1::bigint, $2, $3)";
@@ -724,6 +732,7 @@ static void
 ngx_xyz_job_reserve(ngx_xyz_job_t *job)
 {
     double                    rate;
+    ngx_msec_t                margin;
     ngx_xyz_batch_t          *b;
     ngx_xyz_dispatch_conf_t  *dc;
 
@@ -739,11 +748,18 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     }
 
     /*
-     * Three per cent under the cap: sends leave at their slot plus the
-     * jitter of timers and networks, and the peer counts arrivals.
+     * Slots spaced so that a second and the margin hold the cap: a call
+     * reaches the peer at its slot plus the delays of timers, event loops
+     * and networks, and the peer counts arrivals in any one second.  Calls
+     * that arrive up to the margin late still fit the cap (50 ms, the
+     * default: 0.952 of the cap; xyz_crm_rate margin=).
      */
 
-    ngx_sprintf((u_char *) job->rate, "%.3f%Z", rate * 0.97);
+    margin = (b->consumer->kind == NGX_XYZ_QUEUE_CRM) ? dc->crm_margin
+                                                      : NGX_XYZ_SLOT_MARGIN;
+
+    ngx_sprintf((u_char *) job->rate, "%.3f%Z",
+                rate * 1000 / (1000 + margin));
 
     job->values[0] = ngx_xyz_kind_name[b->consumer->kind];
     job->values[1] = job->rate;
@@ -751,6 +767,8 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     job->values[3] = job->lease;
 
     ngx_sprintf((u_char *) job->lease, "%M milliseconds%Z", dc->crm_timeout);
+
+    job->asked = ngx_xyz_wall_msec();
 
     job->query.sql = ngx_xyz_reserve_sql;
     job->query.nparams = 4;
@@ -796,23 +814,71 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         return;
     }
 
-    /*
-     * The slot is so many ms from now: "now" must be the clock's, not the
-     * time cached at the start of this turn of the loop, or the timer
-     * fires early by however long the turn has run and calls bunch up.
-     */
-
-    ngx_time_update();
+    wait = ngx_xyz_slot_delay(job, res, wait);
 
     job->sending = 1;
     job->slot = ngx_current_msec + wait;
 
-    if (wait == 0) {
+    if (wait <= 0) {
+        /* due, or already past: the handler sends or books anew */
         ngx_xyz_job_wait_handler(&job->wait);
         return;
     }
 
     ngx_add_timer(&job->wait, (ngx_msec_t) wait);
+}
+
+
+/*
+ * How many ms from now the slot is.  The database said "wait ms after my
+ * now": timed from the answer's arrival, a slot leaves late by however
+ * long the answer took, and late sends bunch up with the ones on time at
+ * the CRM.  When the database's "now" lies between the asking and the
+ * answer on this host's clock, the clocks agree and the slot is timed on
+ * the database's clock; otherwise (clocks apart) from the arrival, as
+ * before.  "Now" is this moment's, not the time cached at the start of
+ * this turn of the loop.
+ */
+
+static ngx_msec_int_t
+ngx_xyz_slot_delay(ngx_xyz_job_t *job, PGresult *res, ngx_int_t wait)
+{
+    off_t    db_now;
+    int64_t  now;
+
+    now = ngx_xyz_wall_msec();
+
+    if (PQnfields(res) < 2 || PQgetisnull(res, 0, 1)) {
+        return wait;
+    }
+
+    db_now = ngx_atoof((u_char *) PQgetvalue(res, 0, 1),
+                       PQgetlength(res, 0, 1));
+
+    if (db_now == NGX_ERROR
+        || db_now < job->asked - NGX_XYZ_CLOCK_AGREE
+        || db_now > now + NGX_XYZ_CLOCK_AGREE)
+    {
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, job->batch->consumer->log, 0,
+                       "xyz dispatch: database clock %O outside %L..%L, "
+                       "slot timed from the answer",
+                       db_now, job->asked, now);
+        return wait;
+    }
+
+    return (ngx_msec_int_t) (db_now + wait - now);
+}
+
+
+static int64_t
+ngx_xyz_wall_msec(void)
+{
+    ngx_time_t  *tp;
+
+    ngx_time_update();
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
 }
 
 

@@ -63,6 +63,7 @@ typedef struct {
     ngx_uint_t               crm_batch;          /* records a request */
     ngx_msec_t               crm_linger;         /* to gather them */
     ngx_uint_t               crm_rate;
+    ngx_msec_t               crm_margin;         /* lateness slots allow */
     ngx_msec_t               crm_timeout;
     ngx_uint_t               breaker_failures;
     ngx_msec_t               breaker_open;
@@ -93,6 +94,7 @@ struct ngx_xyz_job_s {
 
     ngx_event_t              wait;
     ngx_msec_t               slot;               /* when to send */
+    int64_t                  asked;              /* wall ms, reservation */
     unsigned                 go:1;
     unsigned                 sending:1;
     unsigned                 recorded:1;

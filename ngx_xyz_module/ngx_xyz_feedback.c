@@ -85,6 +85,14 @@ static void ngx_xyz_fb_guard_handler(ngx_event_t *ev);
 static void ngx_xyz_fb_again(ngx_xyz_fb_consumer_t *c, ngx_msec_t delay);
 
 
+ngx_xyz_feature_t  ngx_xyz_feedback_feature = {
+    NULL,
+    ngx_xyz_feedback_init_conf,
+    ngx_xyz_feedback_init_process,
+    ngx_xyz_feedback_exit_process
+};
+
+
 static ngx_xyz_fb_consumer_t  *ngx_xyz_fb_consumer;
 
 static const char  ngx_xyz_fb_sql[] =
@@ -152,6 +160,10 @@ ngx_int_t
 ngx_xyz_feedback_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
 {
     ngx_xyz_fb_consumer_t  *c;
+
+    if (xmcf->feedback_queue.len == 0) {
+        return NGX_OK;
+    }
 
     c = ngx_pcalloc(cycle->pool, sizeof(ngx_xyz_fb_consumer_t));
     if (c == NULL) {

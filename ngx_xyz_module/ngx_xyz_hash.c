@@ -92,7 +92,7 @@ ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t   i;
     ngx_msec_t   ms;
 
-    if (xmcf->hash_queue_length != NGX_CONF_UNSET_UINT) {
+    if (xmcf->hash.queue_length != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
@@ -107,7 +107,7 @@ ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
-            xmcf->hash_queue_length = n;
+            xmcf->hash.queue_length = n;
             continue;
         }
 
@@ -121,7 +121,7 @@ ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
-            xmcf->hash_queue_wait = ms;
+            xmcf->hash.queue_wait = ms;
             continue;
         }
 
@@ -132,15 +132,15 @@ ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 goto invalid;
             }
 
-            xmcf->hash_tasks = n;
+            xmcf->hash.tasks = n;
             continue;
         }
 
         goto invalid;
     }
 
-    if (xmcf->hash_queue_length == NGX_CONF_UNSET_UINT) {
-        xmcf->hash_queue_length = 1024;
+    if (xmcf->hash.queue_length == NGX_CONF_UNSET_UINT) {
+        xmcf->hash.queue_length = 1024;
     }
 
     return NGX_CONF_OK;
@@ -185,18 +185,18 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
         ngx_xyz_pg_on_drain(xmcf->pg_pool, &hq->wake);
     }
 
-    hq->wait = xmcf->hash_queue_wait;
+    hq->wait = xmcf->hash.queue_wait;
 
     /* a client that goes away while it waits or hashes is let go of */
     r->read_event_handler = ngx_http_test_reading;
 
-    if (hq->nwaiting == 0 && hq->running < xmcf->hash_tasks
+    if (hq->nwaiting == 0 && hq->running < xmcf->hash.tasks
         && !ngx_xyz_pg_backlogged(xmcf->pg_pool))
     {
         return ngx_xyz_hash_start(r, tp, job, done);
     }
 
-    if (hq->nwaiting >= xmcf->hash_queue_length) {
+    if (hq->nwaiting >= xmcf->hash.queue_length) {
 
         /* one line a second: a line per refusal would add to the load */
 
@@ -236,7 +236,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     hq->nwaiting++;
     w->queued = 1;
 
-    ngx_add_timer(&w->timer, xmcf->hash_queue_wait);
+    ngx_add_timer(&w->timer, xmcf->hash.queue_wait);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "xyz hash: waiting, %ui in the queue", hq->nwaiting);
@@ -324,7 +324,7 @@ ngx_xyz_hash_next(void)
 
         xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-        if (hq->running >= xmcf->hash_tasks
+        if (hq->running >= xmcf->hash.tasks
             || ngx_xyz_pg_backlogged(xmcf->pg_pool))
         {
             return;

@@ -93,35 +93,26 @@ static const char  ngx_xyz_me_sql[] =
     "AND status <> 'disabled'";
 
 
-char *
-ngx_xyz_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_xyz_main_conf_t       *xmcf;
+ngx_xyz_location_t  ngx_xyz_login_location = {
+    ngx_xyz_login_handler, NGX_XYZ_ACCOUNTS,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_HASH | NGX_XYZ_NEEDS_KEYS
+};
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
+/* ends the session in PostgreSQL where there is one; clears the cookie */
+ngx_xyz_location_t  ngx_xyz_logout_location = {
+    ngx_xyz_logout_handler, NGX_XYZ_ACCOUNTS, 0
+};
 
-    if (ngx_strcmp(cmd->name.data, "xyz_login") == 0) {
-        clcf->handler = ngx_xyz_login_handler;
-        xmcf->logins++;
-
-    } else if (ngx_strcmp(cmd->name.data, "xyz_logout") == 0) {
-        clcf->handler = ngx_xyz_logout_handler;
-
-    } else {
-        clcf->handler = ngx_xyz_me_handler;
-        xmcf->logins++;
-    }
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_me_location = {
+    ngx_xyz_me_handler, NGX_XYZ_ACCOUNTS,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_KEYS
+};
 
 
 static ngx_int_t
 ngx_xyz_login_handler(ngx_http_request_t *r)
 {
-    return ngx_xyz_api_post(r, ngx_xyz_login_body);
+    return ngx_xyz_api_post(r, ngx_xyz_login_body, NULL);
 }
 
 
@@ -189,16 +180,12 @@ ngx_xyz_login_body(ngx_http_request_t *r, yajl_val body)
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
 
-    ctx->query.sql = ngx_xyz_login_begin_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_begun;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_begin_sql, 2,
+                          ctx->values, ngx_xyz_login_begun, ctx,
+                          r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     /* the request is held by its body reading; finalized once, later */
@@ -220,9 +207,7 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK || PQntuples(res) != 1 || PQnfields(res) != 9) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -281,11 +266,11 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     ctx->job.password = ctx->password;
     ctx->job.password_len = ctx->password_len;
-    ctx->job.opslimit = ctx->xmcf->argon2_t;
-    ctx->job.memlimit = ctx->xmcf->argon2_m * 1024;
-    ctx->job.stored = ctx->known ? ctx->stored : ctx->xmcf->dummy_hash;
+    ctx->job.opslimit = ctx->xmcf->hash.argon2_t;
+    ctx->job.memlimit = ctx->xmcf->hash.argon2_m * 1024;
+    ctx->job.stored = ctx->known ? ctx->stored : ctx->xmcf->acct.dummy_hash;
 
-    rc = ngx_xyz_hash_post(r, ctx->xmcf->hash_pool, &ctx->job,
+    rc = ngx_xyz_hash_post(r, ctx->xmcf->hash.pool, &ctx->job,
                            ngx_xyz_login_checked);
 
     if (rc == NGX_OK) {
@@ -340,9 +325,7 @@ ngx_xyz_login_checked(ngx_http_request_t *r)
         != NGX_OK)
     {
         /* unrecorded, so unthrottled: better refuse than let it through */
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
     }
 }
 
@@ -364,10 +347,9 @@ ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
     ctx->values[2] = ok;
     ctx->values[3] = new_hash;
 
-    ctx->query.sql = ngx_xyz_login_end_sql;
-    ctx->query.nparams = 4;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_login_ended;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_login_end_sql, 4,
+                          ctx->values, ngx_xyz_login_ended, ctx,
+                          ctx->request->connection->log);
 
     return ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 }
@@ -392,9 +374,7 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
                                          "again shortly"));
 
     } else if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else {
         ngx_http_finalize_request(r, ngx_xyz_login_reply(r, ctx));
@@ -441,7 +421,7 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
     ngx_cpystrn((u_char *) claims.role, (u_char *) ctx->role,
                 sizeof(claims.role));
     claims.iat = ngx_time();
-    claims.exp = claims.iat + xmcf->session_ttl;
+    claims.exp = claims.iat + xmcf->acct.session_ttl;
     claims.ver = (int) ctx->ver;
 
     size = 2048 + 6 * ngx_strlen(ctx->user_email);
@@ -452,15 +432,16 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = ngx_xyz_jwt_sign(&claims, xmcf->jwt_keys->elts, token, size);
+    n = ngx_xyz_jwt_sign(&claims, xmcf->acct.jwt_keys->elts, token, size);
     if (n < 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_xyz_cookie_set(cookie, size + 256,
-                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), token,
-                           (long long) xmcf->session_ttl,
-                           (int) xmcf->cookie_secure, "Lax")
+                           NGX_XYZ_SESSION_COOKIE(xmcf->acct.cookie_secure),
+                           token,
+                           (long long) xmcf->acct.session_ttl,
+                           (int) xmcf->acct.cookie_secure, "Lax")
         < 0
         || ngx_xyz_add_header(r, "Set-Cookie", cookie) != NGX_OK)
     {
@@ -492,7 +473,7 @@ ngx_xyz_login_reply(ngx_http_request_t *r, ngx_xyz_login_ctx_t *ctx)
     if (ctx->want_token) {
         p = (char *) ngx_slprintf((u_char *) p, (u_char *) last,
                                   ",\"token\":\"%s\",\"expires_in\":%T",
-                                  token, xmcf->session_ttl);
+                                  token, xmcf->acct.session_ttl);
     }
 
     p = ngx_xyz_json_raw(p, last, "}\n");
@@ -511,22 +492,17 @@ static ngx_int_t
 ngx_xyz_logout_handler(ngx_http_request_t *r)
 {
     char                   cookie[256];
+    ngx_int_t              rc;
     ngx_str_t              body;
     ngx_xyz_main_conf_t   *xmcf;
     ngx_xyz_jwt_claims_t  *claims;
 
-    if (r->method != NGX_HTTP_POST) {
-        ngx_http_discard_request_body(r);
-        (void) ngx_xyz_add_header(r, "Allow", "POST");
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use POST");
-    }
+    /* the method and Origin as any POST; whatever body comes is dropped */
 
-    if (!ngx_xyz_same_origin(r, 1)) {
-        ngx_http_discard_request_body(r);
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
+    static const ngx_xyz_api_opts_t  opts = { NULL, NULL, NULL, 0, 1 };
+
+    if (ngx_xyz_api_check(r, &opts, &rc) != NGX_OK) {
+        return rc;
     }
 
     ngx_http_discard_request_body(r);
@@ -545,8 +521,9 @@ ngx_xyz_logout_handler(ngx_http_request_t *r)
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
     if (ngx_xyz_cookie_set(cookie, sizeof(cookie),
-                           NGX_XYZ_SESSION_COOKIE(xmcf->cookie_secure), "", 0,
-                           (int) xmcf->cookie_secure, "Lax")
+                           NGX_XYZ_SESSION_COOKIE(xmcf->acct.cookie_secure),
+                           "", 0,
+                           (int) xmcf->acct.cookie_secure, "Lax")
         < 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -616,17 +593,12 @@ ngx_xyz_logout_end(ngx_http_request_t *r, ngx_xyz_jwt_claims_t *claims)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_logout_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_logout_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_logout_sql, 2, ctx->values,
+                          ngx_xyz_logout_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
         ctx->query.handler = NULL;
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -650,9 +622,7 @@ ngx_xyz_logout_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ctx->query.handler = NULL;
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
         ngx_http_run_posted_requests(c);
         return;
     }
@@ -758,16 +728,11 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     ctx->values[0] = ctx->id;
     ctx->values[1] = ctx->ver;
 
-    ctx->query.sql = ngx_xyz_me_sql;
-    ctx->query.nparams = 2;
-    ctx->query.values = ctx->values;
-    ctx->query.handler = ngx_xyz_me_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_me_sql, 2, ctx->values,
+                          ngx_xyz_me_done, ctx, r->connection->log);
 
     if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
-        return ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                            "unavailable; try again shortly");
+        return ngx_xyz_reply_try_again(r);
     }
 
     r->main->count++;
@@ -789,9 +754,7 @@ ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     c = r->connection;
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-            ngx_xyz_reply_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+        ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
 
     } else if (PQntuples(res) != 1) {
         ngx_http_finalize_request(r,

@@ -27,7 +27,7 @@
 #define NGX_XYZ_MAIL_TYPES     3
 
 
-static void ngx_xyz_mail_done(ngx_xyz_http_t *h);
+static void ngx_xyz_mail_done(ngx_xyz_curl_t *h);
 
 
 static const char  *ngx_xyz_mail_types[] = { "confirm",
@@ -168,7 +168,7 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
     ngx_log_t                *log;
     ngx_uint_t                type, loc;
     const char               *s, *email, *name, *token, *locale;
-    ngx_xyz_http_t           *h;
+    ngx_xyz_curl_t           *h;
     ngx_xyz_mime_t            mime;
     ngx_xyz_tpl_var_t         vars[7];
     ngx_xyz_dispatch_conf_t  *dc;
@@ -213,7 +213,7 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
     loc = (locale && ngx_strcmp(locale, "en") == 0) ? 1 : 0;
     t = dc->tpl[type][loc];
 
-    h = ngx_xyz_http_create(log);
+    h = ngx_xyz_curl_create(log);
     if (h == NULL) {
         yajl_tree_free(root);
         ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "out of memory");
@@ -322,7 +322,7 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
     if (len < 0) {
         /* the address or name would break the headers: never retried */
         yajl_tree_free(root);
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
         ngx_xyz_job_done(job, NGX_XYZ_DEAD, 0,
                          "the message cannot be built safely from its "
                          "fields");
@@ -370,8 +370,8 @@ ngx_xyz_mail_send(ngx_xyz_job_t *job)
     h->handler = ngx_xyz_mail_done;
     h->data = job;
 
-    if (ngx_xyz_http_start(h, (char *) dc->smtp_url.data) != NGX_OK) {
-        ngx_xyz_http_destroy(h);
+    if (ngx_xyz_curl_start(h, (char *) dc->smtp_url.data) != NGX_OK) {
+        ngx_xyz_curl_destroy(h);
         ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "too many transfers at once");
     }
 
@@ -383,13 +383,13 @@ failed:
         yajl_tree_free(root);
     }
 
-    ngx_xyz_http_destroy(h);
+    ngx_xyz_curl_destroy(h);
     ngx_xyz_job_done(job, NGX_XYZ_RETRY, 0, "out of memory");
 }
 
 
 static void
-ngx_xyz_mail_done(ngx_xyz_http_t *h)
+ngx_xyz_mail_done(ngx_xyz_curl_t *h)
 {
     ngx_xyz_job_t *job = h->data;
 

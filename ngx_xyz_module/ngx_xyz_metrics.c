@@ -162,16 +162,9 @@ ngx_xyz_metrics_add(ngx_uint_t metric, ngx_atomic_int_t n)
 }
 
 
-char *
-ngx_xyz_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_xyz_metrics_handler;
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_metrics_location = {
+    ngx_xyz_metrics_handler, NGX_XYZ_CORE, 0
+};
 
 
 static ngx_int_t
@@ -204,10 +197,8 @@ ngx_xyz_metrics_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ctx->query.sql = ngx_xyz_metrics_sql;
-    ctx->query.handler = ngx_xyz_metrics_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_metrics_sql, 0, NULL,
+                          ngx_xyz_metrics_done, ctx, r->connection->log);
 
     cln->handler = ngx_xyz_metrics_cleanup;
     cln->data = ctx;

@@ -46,7 +46,6 @@ typedef enum {
 
 ngx_int_t ngx_xyz_metrics_zone(ngx_conf_t *cf);
 void ngx_xyz_metrics_add(ngx_uint_t metric, ngx_atomic_int_t n);
-char *ngx_xyz_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_XYZ_METRICS_H_INCLUDED_ */

@@ -452,12 +452,8 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
     b->values[3] = b->max_delay;
     b->values[4] = b->refused;
 
-    b->query.sql = ngx_xyz_outbox_done_sql;
-    b->query.nparams = 5;
-    b->query.values = b->values;
-    b->query.handler = ngx_xyz_outbox_recorded;
-    b->query.data = b;
-    b->query.log = relay->log;
+    ngx_xyz_pg_query_init(&b->query, ngx_xyz_outbox_done_sql, 5, b->values,
+                          ngx_xyz_outbox_recorded, b, relay->log);
 
     if (ngx_xyz_pg_query(relay->xmcf->pg_pool, &b->query) != NGX_OK) {
         /* unrecorded: the rows are sent again when their lease ends */
@@ -551,13 +547,9 @@ ngx_xyz_outbox_sweep_handler(ngx_event_t *ev)
     relay->claim_values[0] = relay->claim_limit;
     relay->claim_values[1] = relay->claim_lease;
 
-    ngx_memzero(&relay->claim, sizeof(ngx_xyz_pg_query_t));
-    relay->claim.sql = ngx_xyz_outbox_claim_sql;
-    relay->claim.nparams = 2;
-    relay->claim.values = relay->claim_values;
-    relay->claim.handler = ngx_xyz_outbox_claimed;
-    relay->claim.data = relay;
-    relay->claim.log = relay->log;
+    ngx_xyz_pg_query_init(&relay->claim, ngx_xyz_outbox_claim_sql, 2,
+                          relay->claim_values, ngx_xyz_outbox_claimed, relay,
+                          relay->log);
 
     rc = ngx_xyz_pg_query(relay->xmcf->pg_pool, &relay->claim);
 

@@ -13,6 +13,7 @@
 
 
 #include "ngx_xyz_pg.h"
+#include "ngx_xyz_event.h"
 #include "ngx_xyz_rate.h"
 
 
@@ -354,6 +355,22 @@ ngx_int_t
 ngx_xyz_pg_available(ngx_xyz_pg_pool_t *pool)
 {
     return pool->nopen > 0 || !ngx_xyz_pg_in_backoff(pool);
+}
+
+
+void
+ngx_xyz_pg_query_init(ngx_xyz_pg_query_t *q, const char *sql, int nparams,
+    const char * const *values, ngx_xyz_pg_handler_pt handler, void *data,
+    ngx_log_t *log)
+{
+    ngx_memzero(q, sizeof(ngx_xyz_pg_query_t));
+
+    q->sql = sql;
+    q->nparams = nparams;
+    q->values = values;
+    q->handler = handler;
+    q->data = data;
+    q->log = log;
 }
 
 
@@ -732,19 +749,13 @@ ngx_xyz_pg_attach(ngx_xyz_pg_conn_t *conn)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(fd, conn->pool->log);
+    c = ngx_xyz_event_attach(fd, ngx_xyz_pg_event_handler, conn,
+                             conn->pool->log);
     if (c == NULL) {
         return NGX_ERROR;
     }
 
     conn->uniq = ngx_file_uniq(&fi);
-
-    c->data = conn;
-    c->read->handler = ngx_xyz_pg_event_handler;
-    c->write->handler = ngx_xyz_pg_event_handler;
-    c->read->log = conn->pool->log;
-    c->write->log = conn->pool->log;
-
     conn->c = c;
 
     return NGX_OK;
@@ -785,76 +796,19 @@ ngx_xyz_pg_socket_changed(ngx_xyz_pg_conn_t *conn)
 static void
 ngx_xyz_pg_detach(ngx_xyz_pg_conn_t *conn)
 {
-    ngx_connection_t  *c;
-
-    c = conn->c;
-    if (c == NULL) {
+    if (conn->c == NULL) {
         return;
     }
 
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (ngx_del_conn) {
-        ngx_del_conn(c, NGX_CLOSE_EVENT);
-
-    } else {
-        if (c->read->active) {
-            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
+    ngx_xyz_event_detach(conn->c, NGX_CLOSE_EVENT);
     conn->c = NULL;
 }
 
 
-/*
- * Level-triggered on purpose: PQconsumeInput() makes one read() and may
- * leave bytes in the socket, which an edge-triggered event would never
- * announce again.
- */
-
 static void
 ngx_xyz_pg_wait(ngx_xyz_pg_conn_t *conn, ngx_uint_t rd, ngx_uint_t wr)
 {
-    ngx_event_t  *rev, *wev;
-
-    rev = conn->c->read;
-    wev = conn->c->write;
-
-    if (rd && !rev->active) {
-        (void) ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-
-    } else if (!rd && rev->active) {
-        (void) ngx_del_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-
-    if (wr && !wev->active) {
-        (void) ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-
-    } else if (!wr && wev->active) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
+    ngx_xyz_event_wait(conn->c, rd, wr);
 }
 
 

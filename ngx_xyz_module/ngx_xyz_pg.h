@@ -79,6 +79,15 @@ void ngx_xyz_pg_pool_destroy(ngx_xyz_pg_pool_t *pool);
 ngx_int_t ngx_xyz_pg_available(ngx_xyz_pg_pool_t *pool);
 
 /*
+ * Sets a query up from nothing: the statement, its nparams text values
+ * (no lengths: NUL-terminated), and who is called with the result.  The
+ * query must not be queued or running.
+ */
+void ngx_xyz_pg_query_init(ngx_xyz_pg_query_t *q, const char *sql,
+    int nparams, const char * const *values, ngx_xyz_pg_handler_pt handler,
+    void *data, ngx_log_t *log);
+
+/*
  * Queues a query.  NGX_OK: the handler will be called.  NGX_BUSY: the wait
  * queue is full.  NGX_DECLINED: the database is down and the pool is
  * waiting before it tries again.

@@ -38,16 +38,9 @@ static void ngx_xyz_ready_cleanup(void *data);
 static const char  ngx_xyz_ready_sql[] = "SELECT 1";
 
 
-char *
-ngx_xyz_ready(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_xyz_ready_handler;
-
-    return NGX_CONF_OK;
-}
+ngx_xyz_location_t  ngx_xyz_ready_location = {
+    ngx_xyz_ready_handler, NGX_XYZ_CORE, 0
+};
 
 
 static ngx_int_t
@@ -85,10 +78,8 @@ ngx_xyz_ready_handler(ngx_http_request_t *r)
     }
 
     ctx->request = r;
-    ctx->query.sql = ngx_xyz_ready_sql;
-    ctx->query.handler = ngx_xyz_ready_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_ready_sql, 0, NULL,
+                          ngx_xyz_ready_done, ctx, r->connection->log);
 
     cln->handler = ngx_xyz_ready_cleanup;
     cln->data = ctx;

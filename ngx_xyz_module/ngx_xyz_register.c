@@ -51,6 +51,9 @@ typedef struct {
 } ngx_xyz_register_ctx_t;
 
 
+static void ngx_xyz_register_create_conf(ngx_xyz_main_conf_t *xmcf);
+static char *ngx_xyz_register_init_conf(ngx_conf_t *cf,
+    ngx_xyz_main_conf_t *xmcf);
 static ngx_int_t ngx_xyz_register_handler(ngx_http_request_t *r);
 static void ngx_xyz_register_body(ngx_http_request_t *r);
 static void ngx_xyz_register_hashed(ngx_http_request_t *r);
@@ -59,7 +62,6 @@ static void ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static ngx_int_t ngx_xyz_register_keep(ngx_http_request_t *r,
     ngx_xyz_register_ctx_t *ctx, ngx_xyz_register_input_t *in);
 static void ngx_xyz_register_cleanup(void *data);
-static ngx_int_t ngx_xyz_register_form(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_register_redirect(ngx_http_request_t *r,
     const char *code, const char *field);
 static ngx_int_t ngx_xyz_register_reject(ngx_http_request_t *r,
@@ -80,87 +82,104 @@ static ngx_str_t  ngx_xyz_register_accepted = ngx_string(
     "registration.\"}\n");
 
 
-char *
-ngx_xyz_register(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_xyz_feature_t  ngx_xyz_register_feature = {
+    ngx_xyz_register_create_conf,
+    ngx_xyz_register_init_conf,
+    NULL,
+    NULL
+};
+
+
+ngx_xyz_location_t  ngx_xyz_register_location = {
+    ngx_xyz_register_handler,
+    NGX_XYZ_REGISTRATION,
+    NGX_XYZ_NEEDS_PG | NGX_XYZ_NEEDS_HASH
+};
+
+
+static void
+ngx_xyz_register_create_conf(ngx_xyz_main_conf_t *xmcf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_xyz_main_conf_t       *xmcf;
+    xmcf->reg.password_min = NGX_CONF_UNSET_UINT;
+    xmcf->reg.password_max = NGX_CONF_UNSET_UINT;
+    xmcf->confirm_ttl = NGX_CONF_UNSET;
+}
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_xyz_register_handler;
 
-    xmcf = ngx_http_conf_get_module_main_conf(cf, ngx_xyz_module);
-    xmcf->registers++;
+static char *
+ngx_xyz_register_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
+{
+    ngx_str_t            data;
+    ngx_pool_cleanup_t  *cln;
+
+    /* NIST SP 800-63B asks for at least 15 without a second factor; 12
+     * is the project's default, raise it with xyz_password_length */
+    ngx_conf_init_uint_value(xmcf->reg.password_min, 12);
+    ngx_conf_init_uint_value(xmcf->reg.password_max, 256);
+
+    ngx_conf_init_value(xmcf->confirm_ttl, 86400);
+
+    if (xmcf->reg.page.len == 0) {
+        ngx_str_set(&xmcf->reg.page, "/");
+    }
+
+    if (xmcf->reg.done_page.len == 0) {
+        ngx_str_set(&xmcf->reg.done_page, "/check-email.html");
+    }
+
+    if (xmcf->reg.blocklist_file.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_xyz_read_file(cf, &xmcf->reg.blocklist_file, &data, 0)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    xmcf->reg.blocklist = ngx_pcalloc(cf->pool, sizeof(ngx_xyz_blocklist_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (xmcf->reg.blocklist == NULL || cln == NULL
+        || ngx_xyz_blocklist_load((char *) data.data, data.len,
+                                  xmcf->reg.blocklist) < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "cannot load \"xyz_password_blocklist %V\"",
+                           &xmcf->reg.blocklist_file);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the list is malloc()ed: freed with the cycle, on reload too */
+    cln->handler = (ngx_pool_cleanup_pt) ngx_xyz_blocklist_free;
+    cln->data = xmcf->reg.blocklist;
 
     return NGX_CONF_OK;
+}
+
+
+/* a password of the blocklist, which registration and reset refuse */
+
+ngx_uint_t
+ngx_xyz_register_password_common(ngx_xyz_main_conf_t *xmcf,
+    const char *password, size_t len)
+{
+    return xmcf->reg.blocklist
+           && ngx_xyz_blocklist_contains(xmcf->reg.blocklist, password, len);
 }
 
 
 static ngx_int_t
 ngx_xyz_register_handler(ngx_http_request_t *r)
 {
-    ngx_int_t            rc;
-    ngx_xyz_loc_conf_t  *xlcf;
+    /* the sign-up page's plain form works without JavaScript */
 
-    if (r->method != NGX_HTTP_POST) {
-        if (ngx_xyz_add_header(r, "Allow", "POST") != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    static const ngx_xyz_api_opts_t  opts = {
+        "use POST to register", ngx_xyz_register_reject,
+        ngx_xyz_register_body, 1, 0
+    };
 
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL,
-                                   "use POST to register");
-    }
-
-    if (!ngx_xyz_json_type(r) && !ngx_xyz_register_form(r)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "unsupported_media_type", NULL,
-                                   "send the body as application/json");
-    }
-
-    /* the sign-up page's plain form works without JavaScript; a browser
-     * always says where a form comes from */
-
-    if (ngx_xyz_register_form(r) && !ngx_xyz_same_origin(r, 0)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the form does not come from this "
-                                         "site");
-    }
-
-    if (ngx_xyz_json_type(r) && !ngx_xyz_same_origin(r, 1)) {
-        ngx_http_discard_request_body(r);
-
-        return ngx_xyz_reply_error(r, NGX_HTTP_FORBIDDEN, "cross_origin",
-                                   NULL, "the request does not come from "
-                                         "this site");
-    }
-
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
-
-    if (r->headers_in.content_length_n > (off_t) xlcf->body_max_size) {
-        ngx_http_discard_request_body(r);
-        r->keepalive = 0;
-
-        return ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                   "body_too_large", NULL,
-                                   "the request body is too large");
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_xyz_register_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_xyz_api_post(r, NULL, &opts);
 }
 
 
@@ -169,29 +188,15 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 {
     ngx_int_t                rc;
     ngx_str_t                body;
-    ngx_xyz_loc_conf_t      *xlcf;
     ngx_xyz_main_conf_t     *xmcf;
     ngx_pool_cleanup_t      *cln;
     ngx_xyz_input_error_t    err;
     ngx_xyz_register_ctx_t  *ctx;
     ngx_xyz_register_input_t in;
 
-    xlcf = ngx_http_get_module_loc_conf(r, ngx_xyz_module);
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    rc = ngx_xyz_read_body(r, xlcf->body_max_size, &body);
-
-    if (rc == NGX_DECLINED) {
-        r->keepalive = 0;
-        ngx_http_finalize_request(r,
-            ngx_xyz_register_reject(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "body_too_large", NULL,
-                                "the request body is too large"));
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_xyz_api_read(r, ngx_xyz_register_reject, &body) != NGX_OK) {
         return;
     }
 
@@ -204,7 +209,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     ctx->request = r;
     ctx->xmcf = xmcf;
 
-    if (ngx_xyz_register_form(r)) {
+    if (ngx_xyz_form_type(r)) {
         u_char  *json;
         int      n;
 
@@ -228,7 +233,8 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     }
 
     if (ngx_xyz_register_input_parse((char *) body.data, body.len,
-                                     xmcf->password_min, xmcf->password_max,
+                                     xmcf->reg.password_min,
+                                     xmcf->reg.password_max,
                                      &in, &err)
         != 0)
     {
@@ -239,7 +245,7 @@ ngx_xyz_register_body(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_xyz_password_common(xmcf, in.password, in.password_len)) {
+    if (ngx_xyz_register_password_common(xmcf, in.password, in.password_len)) {
         sodium_memzero(in.password, sizeof(in.password));
         ngx_http_finalize_request(r,
             ngx_xyz_register_reject(r, 422, "common_password", "password",
@@ -282,17 +288,16 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 
     if (!ngx_xyz_pg_available(xmcf->pg_pool)) {
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
         return;
     }
 
     ctx->job.password = ctx->password;
     ctx->job.password_len = ctx->password_len;
-    ctx->job.opslimit = xmcf->argon2_t;
-    ctx->job.memlimit = xmcf->argon2_m * 1024;
+    ctx->job.opslimit = xmcf->hash.argon2_t;
+    ctx->job.memlimit = xmcf->hash.argon2_m * 1024;
 
-    rc = ngx_xyz_hash_post(r, xmcf->hash_pool, &ctx->job,
+    rc = ngx_xyz_hash_post(r, xmcf->hash.pool, &ctx->job,
                            ngx_xyz_register_hashed);
 
     if (rc == NGX_BUSY) {
@@ -312,8 +317,6 @@ ngx_xyz_register_body(ngx_http_request_t *r)
 static void
 ngx_xyz_register_hashed(ngx_http_request_t *r)
 {
-    u_char                   raw[NGX_XYZ_TOKEN_BYTES];
-    u_char                   digest[crypto_hash_sha256_BYTES];
     ngx_int_t                rc;
     ngx_xyz_register_ctx_t  *ctx;
 
@@ -335,27 +338,13 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "xyz: password hashing failed (out of memory?)");
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
         return;
     }
 
     /* the token travels in the email; only its SHA-256 is stored */
 
-    randombytes_buf(raw, sizeof(raw));
-
-    sodium_bin2base64(ctx->token, sizeof(ctx->token), raw, sizeof(raw),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-
-    crypto_hash_sha256(digest, (u_char *) ctx->token,
-                       ngx_strlen(ctx->token));
-
-    ctx->token_hash[0] = '\\';
-    ctx->token_hash[1] = 'x';
-    sodium_bin2hex(ctx->token_hash + 2, sizeof(ctx->token_hash) - 2,
-                   digest, sizeof(digest));
-
-    sodium_memzero(raw, sizeof(raw));
+    ngx_xyz_token_new(ctx->token, ctx->token_hash);
 
     ngx_sprintf((u_char *) ctx->ttl, "%T seconds%Z", ctx->xmcf->confirm_ttl);
     ngx_sprintf((u_char *) ctx->lease, "%M milliseconds%Z",
@@ -363,7 +352,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
 
     /* every email of this path waits out the address's mail cooldown */
     ngx_sprintf((u_char *) ctx->cooldown, "%T seconds%Z",
-                ctx->xmcf->mail_cooldown);
+                ctx->xmcf->acct.mail_cooldown);
 
     ctx->client = ngx_xyz_client_key(r);
     if (ctx->client == NULL) {
@@ -384,13 +373,9 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     ctx->values[10] = (char *) ctx->client->data;
     ctx->values[11] = ctx->cooldown;
 
-    ctx->query.sql = ngx_xyz_register_sql;
-    ctx->query.nparams = 12;
-    ctx->query.values = ctx->values;
-    ctx->query.lengths = NULL;
-    ctx->query.handler = ngx_xyz_register_done;
-    ctx->query.data = ctx;
-    ctx->query.log = r->connection->log;
+    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_register_sql, 12,
+                          ctx->values, ngx_xyz_register_done, ctx,
+                          r->connection->log);
 
     rc = ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
 
@@ -405,8 +390,7 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r,
-        ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                     "unavailable; try again shortly"));
+        ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
 }
 
 
@@ -436,7 +420,7 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
         ngx_xyz_outbox_publish_result(res, 1, c->log);
 
-        ngx_http_finalize_request(r, ngx_xyz_register_form(r)
+        ngx_http_finalize_request(r, ngx_xyz_form_type(r)
             ? ngx_xyz_register_redirect(r, NULL, NULL)
             : ngx_xyz_reply_json(r, NGX_HTTP_ACCEPTED,
                                  &ngx_xyz_register_accepted));
@@ -450,8 +434,7 @@ ngx_xyz_register_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     } else {
         ngx_http_finalize_request(r,
-            ngx_xyz_register_unavailable(r, "the service is temporarily "
-                                         "unavailable; try again shortly"));
+            ngx_xyz_register_unavailable(r, NGX_XYZ_TRY_AGAIN));
     }
 
     ngx_http_run_posted_requests(c);
@@ -523,7 +506,7 @@ ngx_xyz_register_reject(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_REJECTED, 1);
 
-    if (ngx_xyz_register_form(r) && status != NGX_HTTP_NOT_ALLOWED) {
+    if (ngx_xyz_form_type(r) && status != NGX_HTTP_NOT_ALLOWED) {
         return ngx_xyz_register_redirect(r, code, field);
     }
 
@@ -536,31 +519,11 @@ ngx_xyz_register_unavailable(ngx_http_request_t *r, const char *message)
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_UNAVAILABLE, 1);
 
-    if (ngx_xyz_register_form(r)) {
+    if (ngx_xyz_form_type(r)) {
         return ngx_xyz_register_redirect(r, "unavailable", NULL);
     }
 
     return ngx_xyz_reply_unavailable(r, message);
-}
-
-
-static ngx_int_t
-ngx_xyz_register_form(ngx_http_request_t *r)
-{
-    ngx_str_t  *type;
-
-    static u_char  form[] = "application/x-www-form-urlencoded";
-
-    if (r->headers_in.content_type == NULL) {
-        return 0;
-    }
-
-    type = &r->headers_in.content_type->value;
-
-    return type->len >= sizeof(form) - 1
-           && ngx_strncasecmp(type->data, form, sizeof(form) - 1) == 0
-           && (type->len == sizeof(form) - 1
-               || type->data[sizeof(form) - 1] == ';');
 }
 
 
@@ -579,7 +542,7 @@ ngx_xyz_register_redirect(ngx_http_request_t *r, const char *code,
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
 
-    len = xmcf->register_page.len + xmcf->register_done_page.len + 128;
+    len = xmcf->reg.page.len + xmcf->reg.done_page.len + 128;
 
     loc = ngx_pnalloc(r->pool, len);
     if (loc == NULL) {
@@ -587,25 +550,13 @@ ngx_xyz_register_redirect(ngx_http_request_t *r, const char *code,
     }
 
     if (code == NULL) {
-        p = ngx_sprintf(loc, "%V%Z", &xmcf->register_done_page);
+        p = ngx_sprintf(loc, "%V", &xmcf->reg.done_page);
 
     } else {
         /* codes and field names are ours: letters and underscores only */
-        p = ngx_sprintf(loc, "%V?error=%s%s%s%Z", &xmcf->register_page, code,
+        p = ngx_sprintf(loc, "%V?error=%s%s%s", &xmcf->reg.page, code,
                         field ? "&field=" : "", field ? field : "");
     }
 
-    (void) p;
-
-    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.location->hash = 1;
-    ngx_str_set(&r->headers_out.location->key, "Location");
-    r->headers_out.location->value.data = loc;
-    r->headers_out.location->value.len = ngx_strlen(loc);
-
-    return NGX_HTTP_SEE_OTHER;
+    return ngx_xyz_reply_see_other(r, loc, p - loc);
 }

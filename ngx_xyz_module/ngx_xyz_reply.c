@@ -10,7 +10,7 @@
 #include "ngx_xyz_module.h"
 
 
-static u_char *ngx_xyz_json_escape(u_char *dst, const char *src);
+static u_char *ngx_xyz_reply_escape(u_char *dst, const char *src);
 
 
 ngx_int_t
@@ -107,7 +107,7 @@ ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char     *p;
     ngx_str_t   body;
 
-    /* the worst case: every byte escaped as \u00XX */
+    /* the worst case: every byte escaped as \u00XX by ngx_escape_json() */
 
     len = sizeof("{\"error\":\"\",\"field\":\"\",\"message\":\"\"}\n")
           + 6 * (ngx_strlen(code) + ngx_strlen(message)
@@ -119,15 +119,15 @@ ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     p = ngx_cpymem(body.data, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-    p = ngx_xyz_json_escape(p, code);
+    p = ngx_xyz_reply_escape(p, code);
 
     if (field) {
         p = ngx_cpymem(p, "\",\"field\":\"", sizeof("\",\"field\":\"") - 1);
-        p = ngx_xyz_json_escape(p, field);
+        p = ngx_xyz_reply_escape(p, field);
     }
 
     p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
-    p = ngx_xyz_json_escape(p, message);
+    p = ngx_xyz_reply_escape(p, message);
     p = ngx_cpymem(p, "\"}\n", 3);
 
     body.len = p - body.data;
@@ -175,6 +175,31 @@ ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
 
     return ngx_xyz_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                                NULL, message);
+}
+
+
+/* the 503 most failures end in: the database or the hashing let us down */
+
+ngx_int_t
+ngx_xyz_reply_try_again(ngx_http_request_t *r)
+{
+    return ngx_xyz_reply_unavailable(r, NGX_XYZ_TRY_AGAIN);
+}
+
+
+/* 303 to a page for people, after a form or a link from an email */
+
+ngx_int_t
+ngx_xyz_reply_see_other(ngx_http_request_t *r, u_char *location, size_t len)
+{
+    ngx_http_complex_value_t  cv;
+
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    cv.value.data = location;
+    cv.value.len = len;
+
+    return ngx_http_send_response(r, NGX_HTTP_SEE_OTHER, NULL, &cv);
 }
 
 
@@ -243,30 +268,7 @@ ngx_xyz_read_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
 
 
 static u_char *
-ngx_xyz_json_escape(u_char *dst, const char *src)
+ngx_xyz_reply_escape(u_char *dst, const char *src)
 {
-    u_char  ch;
-
-    static u_char  hex[] = "0123456789abcdef";
-
-    while ((ch = (u_char) *src++) != '\0') {
-
-        if (ch == '"' || ch == '\\') {
-            *dst++ = '\\';
-            *dst++ = ch;
-
-        } else if (ch < 0x20 || ch == 0x7f) {
-            *dst++ = '\\';
-            *dst++ = 'u';
-            *dst++ = '0';
-            *dst++ = '0';
-            *dst++ = hex[ch >> 4];
-            *dst++ = hex[ch & 0xf];
-
-        } else {
-            *dst++ = ch;
-        }
-    }
-
-    return dst;
+    return (u_char *) ngx_escape_json(dst, (u_char *) src, ngx_strlen(src));
 }

@@ -108,22 +108,22 @@ ngx_xyz_session_zone(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     ngx_shm_zone_t          *shm_zone;
     ngx_xyz_session_zone_t  *zone;
 
-    if (xmcf->session_zone_size == NGX_CONF_UNSET_SIZE) {
-        xmcf->session_zone_size = 1024 * 1024;
+    if (xmcf->acct.session_zone_size == NGX_CONF_UNSET_SIZE) {
+        xmcf->acct.session_zone_size = 1024 * 1024;
     }
 
-    ngx_conf_init_msec_value(xmcf->session_poll, 1000);
+    ngx_conf_init_msec_value(xmcf->acct.session_poll, 1000);
 
-    if (xmcf->session_zone_size < 8 * ngx_pagesize) {
+    if (xmcf->acct.session_zone_size < 8 * ngx_pagesize) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"xyz_session_zone\" of %uz bytes is too small; "
                            "give at least %uz (e.g. 1m, about 8000 users "
                            "whose sessions ended within xyz_session_ttl)",
-                           xmcf->session_zone_size, 8 * ngx_pagesize);
+                           xmcf->acct.session_zone_size, 8 * ngx_pagesize);
         return NGX_CONF_ERROR;
     }
 
-    if (xmcf->session_poll < 50 || xmcf->session_poll > 60000) {
+    if (xmcf->acct.session_poll < 50 || xmcf->acct.session_poll > 60000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"xyz_session_poll\" must be from 50ms to 60s: "
                            "it is how late an ended session is seen");
@@ -136,7 +136,7 @@ ngx_xyz_session_zone(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     }
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_xyz_session_zone_name,
-                                     xmcf->session_zone_size,
+                                     xmcf->acct.session_zone_size,
                                      &ngx_xyz_module);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
@@ -145,7 +145,7 @@ ngx_xyz_session_zone(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
     shm_zone->init = ngx_xyz_session_init_zone;
     shm_zone->data = zone;
 
-    xmcf->session_zone = shm_zone;
+    xmcf->acct.session_zone = shm_zone;
 
     return NGX_CONF_OK;
 }
@@ -261,11 +261,11 @@ ngx_xyz_session_check(ngx_xyz_main_conf_t *xmcf, ngx_xyz_jwt_claims_t *c,
     ngx_xyz_session_zone_t  *zone;
     ngx_xyz_session_node_t  *sn;
 
-    if (xmcf->session_zone == NULL) {
+    if (xmcf->acct.session_zone == NULL) {
         return NGX_OK;
     }
 
-    zone = xmcf->session_zone->data;
+    zone = xmcf->acct.session_zone->data;
 
     if (zone->sh == NULL) {
         return NGX_OK;
@@ -311,11 +311,11 @@ ngx_xyz_session_ended(ngx_xyz_main_conf_t *xmcf, int64_t user,
 {
     ngx_xyz_session_zone_t  *zone;
 
-    if (xmcf->session_zone == NULL) {
+    if (xmcf->acct.session_zone == NULL) {
         return;
     }
 
-    zone = xmcf->session_zone->data;
+    zone = xmcf->acct.session_zone->data;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
     ngx_xyz_session_apply(zone, user, version, 1, role, ngx_strlen(role),
@@ -438,7 +438,7 @@ ngx_xyz_session_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
 {
     ngx_xyz_session_poller_t  *p;
 
-    if (xmcf->session_zone == NULL || xmcf->pg_pool == NULL
+    if (xmcf->acct.session_zone == NULL || xmcf->pg_pool == NULL
         || ngx_worker != 0)
     {
         return NGX_OK;
@@ -457,7 +457,7 @@ ngx_xyz_session_init_process(ngx_cycle_t *cycle, ngx_xyz_main_conf_t *xmcf)
     p->timer.cancelable = 1;
 
     ngx_sprintf((u_char *) p->ttl, "%T seconds%Z",
-                xmcf->session_ttl + 2 * NGX_XYZ_JWT_LEEWAY);
+                xmcf->acct.session_ttl + 2 * NGX_XYZ_JWT_LEEWAY);
     ngx_sprintf((u_char *) p->limit, "%d%Z", NGX_XYZ_SESSION_BATCH);
 
     ngx_xyz_session_poller = p;
@@ -503,7 +503,7 @@ ngx_xyz_session_poll(ngx_event_t *ev)
         return;
     }
 
-    zone = p->xmcf->session_zone->data;
+    zone = p->xmcf->acct.session_zone->data;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
     cursor = zone->sh->cursor;
@@ -517,18 +517,12 @@ ngx_xyz_session_poll(ngx_event_t *ev)
     p->values[3] = (p->polls++ % NGX_XYZ_SESSION_PURGE == 0) ? "true"
                                                              : "false";
 
-    ngx_memzero(&p->query, sizeof(ngx_xyz_pg_query_t));
-
-    p->query.sql = ngx_xyz_session_sql;
-    p->query.nparams = 4;
-    p->query.values = p->values;
-    p->query.handler = ngx_xyz_session_polled;
-    p->query.data = p;
-    p->query.log = ev->log;
+    ngx_xyz_pg_query_init(&p->query, ngx_xyz_session_sql, 4, p->values,
+                          ngx_xyz_session_polled, p, ev->log);
 
     if (ngx_xyz_pg_query(p->xmcf->pg_pool, &p->query) != NGX_OK) {
         /* the database is down or the pool full: try at the next tick */
-        ngx_add_timer(&p->timer, p->xmcf->session_poll);
+        ngx_add_timer(&p->timer, p->xmcf->acct.session_poll);
         return;
     }
 
@@ -550,7 +544,7 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ngx_xyz_session_zone_t  *zone;
 
     p->querying = 0;
-    delay = p->xmcf->session_poll;
+    delay = p->xmcf->acct.session_poll;
 
     if (rc != NGX_OK || PQnfields(res) != 6) {
         /* once per outage, not once a second */
@@ -571,7 +565,7 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         p->failing = 0;
     }
 
-    zone = p->xmcf->session_zone->data;
+    zone = p->xmcf->acct.session_zone->data;
     n = PQntuples(res);
     forward = 0;
 
@@ -612,7 +606,7 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     zone->sh->cursor = cursor;
     zone->sh->loaded = 1;
 
-    ngx_xyz_session_expire(zone, ngx_time() - p->xmcf->session_ttl
+    ngx_xyz_session_expire(zone, ngx_time() - p->xmcf->acct.session_ttl
                                  - 2 * NGX_XYZ_JWT_LEEWAY);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);

@@ -23,7 +23,7 @@ typedef struct {
 } ngx_xyz_sqs_batch_t;
 
 
-static void ngx_xyz_sqs_call_done(ngx_xyz_http_t *h);
+static void ngx_xyz_sqs_call_done(ngx_xyz_curl_t *h);
 static void ngx_xyz_sqs_batch_done(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
 
@@ -120,7 +120,7 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     char                        *line, date[NGX_XYZ_SIGV4_DATE_LEN + 1];
     char                         auth[512], xtarget[64];
     ngx_int_t                    rc;
-    ngx_xyz_http_t              *h;
+    ngx_xyz_curl_t              *h;
     ngx_xyz_sqs_call_t          *call;
     ngx_xyz_sigv4_header_t       hdr[3];
     ngx_xyz_sigv4_request_t      sr;
@@ -131,7 +131,7 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
         return NGX_DECLINED;
     }
 
-    h = ngx_xyz_http_create(log);
+    h = ngx_xyz_curl_create(log);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -187,33 +187,33 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     }
 
     ngx_sprintf((u_char *) line, "Host: %s%Z", sqs->host.data);
-    if (ngx_xyz_http_header(h, line) != NGX_OK
-        || ngx_xyz_http_header(h, "Content-Type: application/x-amz-json-1.0")
+    if (ngx_xyz_curl_header(h, line) != NGX_OK
+        || ngx_xyz_curl_header(h, "Content-Type: application/x-amz-json-1.0")
            != NGX_OK)
     {
         goto failed;
     }
 
     ngx_sprintf((u_char *) line, "X-Amz-Target: %s%Z", xtarget);
-    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
         goto failed;
     }
 
     ngx_sprintf((u_char *) line, "X-Amz-Date: %s%Z", date);
-    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
         goto failed;
     }
 
     if (sr.session_token) {
         ngx_sprintf((u_char *) line, "X-Amz-Security-Token: %s%Z",
                     cred->session_token);
-        if (ngx_xyz_http_header(h, line) != NGX_OK) {
+        if (ngx_xyz_curl_header(h, line) != NGX_OK) {
             goto failed;
         }
     }
 
     ngx_sprintf((u_char *) line, "Authorization: %s%Z", auth);
-    if (ngx_xyz_http_header(h, line) != NGX_OK) {
+    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
         goto failed;
     }
 
@@ -223,10 +223,10 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     h->handler = ngx_xyz_sqs_call_done;
     h->data = call;
 
-    rc = ngx_xyz_http_start(h, (char *) sqs->endpoint.data);
+    rc = ngx_xyz_curl_start(h, (char *) sqs->endpoint.data);
 
     if (rc != NGX_OK) {
-        ngx_xyz_http_destroy(h);
+        ngx_xyz_curl_destroy(h);
         return rc;
     }
 
@@ -238,14 +238,14 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
 
 failed:
 
-    ngx_xyz_http_destroy(h);
+    ngx_xyz_curl_destroy(h);
 
     return NGX_ERROR;
 }
 
 
 static void
-ngx_xyz_sqs_call_done(ngx_xyz_http_t *h)
+ngx_xyz_sqs_call_done(ngx_xyz_curl_t *h)
 {
     ngx_xyz_sqs_call_t *call = h->data;
 

@@ -2,11 +2,20 @@
 # what to fix.
 
 use Test::Nginx::Socket 'no_plan';
+use XyzTest;
 
 no_shuffle();
 
+repeat_each(2);
+
+# TEST 12 checks a warning written once, at start: every repetition looks at the
+# whole log of its block (each block starts a fresh server).
+check_accum_error_log();
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_');
@@ -139,3 +148,80 @@ GET /
 ok
 --- error_log
 "xyz_argon2id" m=1024 t=1 is below the OWASP minimum (m=19456 t=2); use it for tests only
+
+
+
+=== TEST 13: account locations without a database: their message, before registration's
+--- http_config
+--- config
+    location = /api/register {
+        xyz_register;
+    }
+
+    location = /api/confirm {
+        xyz_confirm;
+    }
+--- must_die
+--- error_log
+the account locations need "xyz_pg_dsn"
+
+
+
+=== TEST 14: xyz_login without a key to sign sessions
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+--- config
+    location = /api/login {
+        xyz_login;
+    }
+--- must_die
+--- error_log
+"xyz_login" and "xyz_me" need at least one "xyz_jwt_key KID FILE" to sign sessions
+
+
+
+=== TEST 15: xyz_logout needs neither a database nor a key
+--- http_config
+--- config
+    location = /api/logout {
+        xyz_logout;
+    }
+--- request
+GET /api/logout
+--- error_code: 405
+--- response_headers
+Allow: POST
+
+
+
+=== TEST 16: xyz_crm_rate with a margin that is not a time, or too long
+--- http_config
+    xyz_crm_rate 90 margin=soon;
+--- config
+--- must_die
+--- error_log
+invalid "margin=soon" in "xyz_crm_rate"; give how late a call may reach the CRM, e.g. "margin=50ms", at most 500ms
+
+
+
+=== TEST 17: xyz_crm_rate with force and a margin, in either order
+--- http_config
+    xyz_crm_rate 120 margin=80ms force;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+
+
+
+=== TEST 18: xyz_crm_rate with an unknown option
+--- http_config
+    xyz_crm_rate 90 fast;
+--- config
+--- must_die
+--- error_log
+invalid "fast" in "xyz_crm_rate"; the options are "force" and "margin="

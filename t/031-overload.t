@@ -176,6 +176,8 @@ sub test4 {
     is($r->{3}{status}, 202, 'the third took the place the second left');
 }
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

@@ -356,13 +356,33 @@ request_init(ngx_xyz_sigv4_request_t *r, const vector_t *v)
 }
 
 
+/* the Authorization header a vector expects */
+
+static void
+vector_authorization(const vector_t *v, char *out, size_t size)
+{
+    const char  *signed_headers, *last;
+
+    /* the signed-header list is the line before the payload hash */
+
+    last = strrchr(v->creq, '\n');
+    for (signed_headers = last; signed_headers[-1] != '\n'; signed_headers--)
+    {
+        /* void */
+    }
+
+    snprintf(out, size, "AWS4-HMAC-SHA256 Credential=" KEY_ID "/" SCOPE
+             ", SignedHeaders=%.*s, Signature=%s",
+             (int) (last - signed_headers), signed_headers, v->signature);
+}
+
+
 static void
 test_vectors(void)
 {
     int                       n;
     size_t                    i;
     char                      name[128], buf[4096], want[4096];
-    const char               *signed_headers, *last;
     const vector_t           *v;
     ngx_xyz_sigv4_request_t   r;
 
@@ -383,19 +403,7 @@ test_vectors(void)
         snprintf(name, sizeof(name), "%s: signature", v->name);
         is_str(n == 0 ? buf : NULL, v->signature, name);
 
-        /* the signed-header list is the line before the payload hash */
-
-        last = strrchr(v->creq, '\n');
-        for (signed_headers = last; signed_headers[-1] != '\n';
-             signed_headers--)
-        {
-            /* void */
-        }
-
-        snprintf(want, sizeof(want), "AWS4-HMAC-SHA256 Credential=" KEY_ID
-                 "/" SCOPE ", SignedHeaders=%.*s, Signature=%s",
-                 (int) (last - signed_headers), signed_headers,
-                 v->signature);
+        vector_authorization(v, want, sizeof(want));
 
         n = ngx_xyz_sigv4_authorization(&r, buf, sizeof(buf));
         snprintf(name, sizeof(name), "%s: authorization", v->name);
