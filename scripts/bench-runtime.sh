@@ -20,10 +20,11 @@
 #      taking turns (a b, then b a) for BENCH_SERVICE_ROUNDS rounds: 2xx/s, p50 and
 #      p99, answers by status, users rows added, and the RSS of the server's
 #      processes (sampled mid-run) per vCPU.
-#   3. the differences as vCPU and US$ per month at the campaign's rates of
-#      docs/solucion.md §5 (10,000 registrations in 1 hour, 10 minutes, 1 minute),
-#      at the Fargate price of docs/solucion.md §6 (read from that file; the line
-#      is printed).
+#   3. the differences as vCPU and US$ at the campaign's rates of docs/solucion.md
+#      §5 (10,000 people on the site with sessions of 1, 3, 12 and 30 minutes:
+#      350, 117, 29 and 12 hashes/s), at the Fargate price of docs/solucion.md
+#      (read from that file; the line is printed): per hour of campaign and per
+#      month if kept all month.
 #
 # Like make bench it never fails because the machine is slow, only when something
 # does not work at all. On a shared machine its figures are disturbed: the summary
@@ -36,6 +37,7 @@
 #   BENCH_CONNECTIONS      wrk connection counts of part 2                [100 10000]
 #   BENCH_PARTS            which parts: "rates", "service" or "rates service"
 #                                                                  [rates service]
+#   BENCH_CAMPAIGN_RATES   hashes/s of part 3                       [350 117 29 12]
 #   BENCH_RECORD           1: append the summary to docs/benchmarks.md           [0]
 #
 # Runtime files (nginx prefix, logs, wrk and tool outputs, summary.txt) go to
@@ -354,32 +356,38 @@ fi
 
 # Fargate's price per vCPU-hour and per GB-hour, from the cost section of the
 # solution document, so that the two never disagree; the line is cited.
-PRICE_LINE="$(grep -n 'Fargate x86 US\$ [0-9,]* por vCPU-h' "$REPO/docs/solucion.md" | head -n 1 || true)"
-VCPU_H="$(sed -n 's/.*Fargate x86 US\$ \([0-9,]*\) por vCPU-h.*/\1/p' <<<"$PRICE_LINE" | tr , .)"
-GB_H="$(sed -n 's/.*por vCPU-h y US\$ \([0-9,]*\) por GB-h.*/\1/p' <<<"$PRICE_LINE" | tr , .)"
+# ("Fargate x86: 0,04048 por vCPU-h, 0,004445 por GB-h" in its appendix of
+# sources; "Fargate x86 US$ 0,04048 por vCPU-h y US$ 0,004445 por GB-h" before)
+PRICE_LINE="$(grep -n 'Fargate x86[: ]*\(US\$ \)\{0,1\}[0-9,]* por vCPU-h' "$REPO/docs/solucion.md" \
+              | head -n 1 || true)"
+VCPU_H="$(sed -n 's/.*Fargate x86[: ]*\(US\$ \)\{0,1\}\([0-9,]*\) por vCPU-h.*/\2/p' <<<"$PRICE_LINE" | tr , .)"
+GB_H="$(sed -n 's/.*por vCPU-h[, y]*\(US\$ \)\{0,1\}\([0-9,]*\) por GB-h.*/\2/p' <<<"$PRICE_LINE" | tr , .)"
 PRICE_AT="docs/solucion.md:${PRICE_LINE%%:*}"
 [ -n "$VCPU_H" ] || { VCPU_H=0.04048; GB_H=0.004445; PRICE_AT="(not found in docs/solucion.md; list price of 2026-11)"; }
 HOURS=730
-# the campaign's rates of docs/solucion.md §5: 10,000 registrations in 1 h, 10 min, 1 min
-CAMPAIGN_RATES="2.8 16.7 166.7"
+# the campaign's rates of docs/solucion.md §5 (Little's law): 10,000 people on the
+# site, 2.1 hashes each (registration, login, a tenth of logins failed once), with
+# sessions of 1, 3, 12 and 30 minutes
+CAMPAIGN_RATES="${BENCH_CAMPAIGN_RATES:-350 117 29 12}"
 
 MAX_OTHERS="$(printf '%s\n' "${ALL_OTHERS[@]:-0}" | sort -n | tail -n 1)"
 LOAD_END="$(loadavg)"
 
 # $1 hashes/s per vCPU (or registrations/s per vCPU) of each runtime, as
-# "name=value ..."; prints vCPU and US$/month at each campaign rate.
+# "name=value ..."; prints vCPU, US$ per hour of campaign and US$ per month
+# (kept all month) at each campaign rate.
 cost_table() {
     local name v rate
-    printf '  %-34s' 'registrations/s (10,000 in ...):'
-    for rate in $CAMPAIGN_RATES; do printf '%24s' "$rate /s"; done
+    printf '  %-30s' 'hashes/s needed:'
+    for rate in $CAMPAIGN_RATES; do printf '%34s' "$rate /s"; done
     printf '\n'
     for pair in "$@"; do
         name="${pair%%=*}"; v="${pair#*=}"
-        printf '  %-34s' "$name ($v /s per vCPU)"
+        printf '  %-30s' "$name ($v /s per vCPU)"
         for rate in $CAMPAIGN_RATES; do
             awk -v r="$rate" -v v="$v" -v p="$VCPU_H" -v h="$HOURS" 'BEGIN {
-                if (v <= 0) { printf "%24s", "-"; exit }
-                c = r / v; printf "%24s", sprintf("%.2f vCPU, US$ %.0f", c, c * p * h) }'
+                if (v <= 0) { printf "%34s", "-"; exit }
+                c = r / v; printf "%34s", sprintf("%.2f vCPU, US$ %.2f/h, %.0f/mo", c, c * p, c * p * h) }'
         done
         printf '\n'
     done
@@ -387,11 +395,12 @@ cost_table() {
     first="${1#*=}"
     for pair in "${@:2}"; do
         name="${pair%%=*}"; v="${pair#*=}"
-        printf '  %-34s' "$name minus ${1%%=*}"
+        printf '  %-30s' "$name minus ${1%%=*}"
         for rate in $CAMPAIGN_RATES; do
             awk -v r="$rate" -v v="$v" -v f="$first" -v p="$VCPU_H" -v h="$HOURS" 'BEGIN {
-                if (v <= 0 || f <= 0) { printf "%24s", "-"; exit }
-                c = r / v - r / f; printf "%24s", sprintf("%+.2f vCPU, US$ %+.0f", c, c * p * h) }'
+                if (v <= 0 || f <= 0) { printf "%34s", "-"; exit }
+                c = r / v - r / f
+                printf "%34s", sprintf("%+.2f vCPU, US$ %+.2f/h, %+.0f/mo", c, c * p, c * p * h) }'
         done
         printf '\n'
     done
@@ -430,8 +439,10 @@ summary="$(
                 ratio "${RG[node,$conns,rate,$r]:-0}" "${RG[module,$conns,rate,$r]:-0}"; done | range 2)"
         done
     fi
-    printf '\nvCPU for the hashing alone (no margin) and US$ per month if kept all month (%s h),\n' "$HOURS"
-    printf 'Fargate x86 US$ %s per vCPU-h (%s):\n' "$VCPU_H" "$PRICE_AT"
+    printf '\nvCPU for the hashing alone at the campaign rates of docs/solucion.md §5 (10,000 people,\n'
+    printf '2.1 hashes each, sessions of 1, 3, 12, 30 min; no margin), US$ per hour of campaign and per\n'
+    printf 'month if kept all month (%s h), Fargate x86 US$ %s per vCPU-h (%s); the\n' "$HOURS" "$VCPU_H" "$PRICE_AT"
+    printf 'registrations of part 2 stand for hashes there (one hash each):\n'
     if want rates; then
         pairs=()
         for rt in "${RUNTIMES[@]}"; do
