@@ -41,7 +41,7 @@ PACKAGES=(
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
 # when the node found is older.
 if ! command -v node >/dev/null 2>&1; then
-    PACKAGES+=(nodejs npm)
+    PACKAGES+=(nodejs npm libnode-dev)
 fi
 
 is_installed() {
