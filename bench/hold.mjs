@@ -5,6 +5,9 @@
 // Reads commands on stdin, one a line, and answers "ok <what>" on stdout when
 // done:
 //   idle      each connection sends GET / and keeps the connection open
+//   one       the first connection sends one registration and waits for its
+//             answer (the worker learns how long a hash takes, as it does
+//             when a crowd's registrations come over a few seconds)
 //   post      each connection sends POST /api/register (a new address each) and
 //             does not wait for the answer (the requests wait in the hash queue)
 //   answers   waits until every POST has its answer; prints the statuses
@@ -50,6 +53,13 @@ function send(s, req) {
 
 const rl = readline.createInterface({ input: process.stdin });
 let posts = [];
+const register = (s, i) => {
+    const body = JSON.stringify({ email: `${o.tag}-${i}@hold.example.com`,
+        password: "journey password long enough", name: `Hold ${i}`,
+        locale: "en", marketing_consent: false });
+    return send(s, `POST /api/register HTTP/1.1\r\nHost: ${u.host}\r\n`
+        + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+};
 for await (const line of rl) {
     const cmd = line.trim();
     if (cmd === "idle") {
@@ -57,14 +67,11 @@ for await (const line of rl) {
         const codes = await Promise.all(socks.map((s) =>
             send(s, `GET / HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`)));
         for (const c of codes) status["GET " + c] = (status["GET " + c] || 0) + 1;
+    } else if (cmd === "one") {
+        const c = await register(socks[0], "first");
+        status["first POST " + c] = 1;
     } else if (cmd === "post") {
-        posts = socks.map((s, i) => {
-            const body = JSON.stringify({ email: `${o.tag}-${i}@hold.example.com`,
-                password: "journey password long enough", name: `Hold ${i}`,
-                locale: "en", marketing_consent: false });
-            return send(s, `POST /api/register HTTP/1.1\r\nHost: ${u.host}\r\n`
-                + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-        });
+        posts = socks.map((s, i) => register(s, i));
     } else if (cmd === "answers") {
         for (const c of await Promise.all(posts)) status["POST " + c] = (status["POST " + c] || 0) + 1;
     } else if (cmd === "close") {

@@ -9,6 +9,8 @@
 #
 #   start     nginx started, no connection
 #   idle      N keep-alive connections, each after one GET /
+#   first     one registration answered (the worker learns how long a hash
+#             takes, as it does while a crowd's registrations come in)
 #   waiting   N registrations posted, waiting in the hash queue (a few s later)
 #   answered  every registration answered, connections still open
 #   closed    every connection closed
@@ -87,6 +89,7 @@ cmd() { echo "$1" >&"${HOLD[1]}"; read -r line <&"${HOLD[0]}"; echo "           
 echo "worker-memory: 1 worker (pid $WORKER), $N connections, $(basename "$CONF"): $(grep -o 'xyz_hash_queue[^;]*' "$PREFIX/conf/nginx.conf"), $(grep -o 'worker_connections[^;]*' "$PREFIX/conf/nginx.conf")"
 report start
 cmd idle;   report idle
+cmd one;    report first
 cmd post;   sleep 5; report waiting
 cmd answers; report answered
 cmd close;  sleep 2; report closed
