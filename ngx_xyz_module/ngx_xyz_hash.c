@@ -18,10 +18,11 @@
  * refused client is given its own turn, one hash after the last one given
  * (see ngx_xyz_hash_retry_after), so that they come back one after the
  * other while the queue still has work, not all in the same second or
- * after the threads have run dry.  The pool's own queue would take anything up to its
- * max_queue, hash for clients that gave up long ago, and answer the rest
- * with an instant 503 that a client which does not back off turns into a
- * storm of refusals eating the CPU the hashing needs.  A waiting client
+ * after the threads have run dry.  The pool's own queue would take
+ * anything up to its max_queue, hash for clients that gave up long ago,
+ * and answer the rest with an instant 503 that a client which does not
+ * back off turns into a storm of refusals eating the CPU the hashing
+ * needs.  A waiting client
  * that goes away leaves the queue at once (the read event is watched).
  *
  * Every hash is followed by a query.  While the database's wait queue is
@@ -88,6 +89,9 @@ static void ngx_xyz_hash_event_handler(ngx_event_t *ev);
 /* a task should never take this long; the timer keeps an exiting worker
  * alive until the thread has let go of the request */
 #define NGX_XYZ_HASH_TIMEOUT  60000
+
+/* how far ahead turns are given to refused clients */
+#define NGX_XYZ_HASH_AHEAD    60000
 
 
 static ngx_xyz_hash_queue_t  ngx_xyz_hash_queue;
@@ -280,10 +284,13 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
  * the queue of this moment has drained.  It is told to come back half a
  * wait before its turn, so that it finds work ahead of it (the threads do
  * not run dry while refused clients sleep) and waits for it in the queue,
- * within its wait.  Turns given to clients that do not come back cost
- * nothing but a slot of the others' estimate.  The drain time of the whole
- * queue (the earlier estimate) told everyone refused together the same
- * time or later: they came back in a crowd, after the queue had emptied.
+ * within its wait.  Turns are given at most a minute ahead (a client that
+ * comes back too early, or does not come back, takes a turn that nobody
+ * uses; beyond a minute they would pile up): with more than that ahead,
+ * the refused come back within the minute and are given a turn again.  The
+ * drain time of the whole queue (the earlier estimate) told everyone
+ * refused together the same time or later: they came back in a crowd,
+ * after the queue had emptied.
  */
 
 time_t
@@ -316,14 +323,14 @@ ngx_xyz_hash_retry_after(void)
     slot = hq->service / hq->tasks;
     hq->booked += slot ? slot : 1;
 
+    if ((ngx_msec_int_t) (hq->booked - now) > NGX_XYZ_HASH_AHEAD) {
+        hq->booked = now + NGX_XYZ_HASH_AHEAD;
+    }
+
     back = (ngx_msec_int_t) (hq->booked - now) - (ngx_msec_int_t) hq->wait / 2;
 
     if (back < 1000) {
         return 1;
-    }
-
-    if (back > 300000) {
-        return 300;
     }
 
     return (time_t) ((back + 999) / 1000);
