@@ -51,6 +51,7 @@ function options(argv) {
         url: "", smtpPort: 0, users: 10000, concurrency: 10000, think: 3,
         tag: "j" + Math.random().toString(16).slice(2, 10), out: ".",
         timeout: 900, emailTimeout: 900, settle: 3, password: "journey password long enough",
+        retryJitter: "around",
     };
     for (let i = 2; i < argv.length; i += 2) {
         const k = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -62,6 +63,7 @@ function options(argv) {
         if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
     }
     if (!(o.think >= 0)) throw new Error("--think must be >= 0 seconds");
+    if (!["around", "after"].includes(o.retryJitter)) throw new Error("--retry-jitter is around or after");
     return o;
 }
 
@@ -161,7 +163,9 @@ async function call(step, method, p, o = {}, idempotent = false) {
             // as the front end does (html/assets/app.js): Retry-After times a
             // random 0.5 to 1.5, so a crowd turned away together is spread
             // around the time it was told, not all after it
-            await sleep((Number.isFinite(ra) && ra >= 0 ? ra : 1) * 1000 * (0.5 + Math.random()));
+            // (--retry-jitter after: 1 to 1.5, as this generator did before)
+            const f = opt.retryJitter === "after" ? 1 + Math.random() / 2 : 0.5 + Math.random();
+            await sleep((Number.isFinite(ra) && ra >= 0 ? ra : 1) * 1000 * f);
             asleep -= h;
             continue;
         }

@@ -42,7 +42,13 @@
 #   BENCH_JOURNEY_RAW_SECONDS  seconds of each raw Argon2id run                 [10]
 #   BENCH_JOURNEY_MAX_QUEUE    max_queue of the hashing pool of each worker  [4096]
 #   BENCH_JOURNEY_PLOT         where the PNG goes                [docs/journey.png]
+#   BENCH_JOURNEY_RETRY        the generator's wait after a 503 or 429: around
+#                              (0.5-1.5 x Retry-After, as the front end) or
+#                              after (1-1.5 x)                          [around]
+#   BENCH_JOURNEY_CONF         the configuration template   [bench/journey.conf.in]
 #   XYZ_MODULE                 a module .so to load instead of building one
+#   (an earlier version, for a comparison: XYZ_MODULE, BENCH_JOURNEY_CONF and
+#   BENCH_JOURNEY_RETRY=after of that version)
 #
 # Runtime files: .run/bench-journey/ (nginx prefix and error log, the generator's
 # journey.json and timeline.dat, the fake CRM's log, the summary). Everything
@@ -70,6 +76,8 @@ CHEAP="${XYZ_BENCH_CHEAP:-0}"
 RAW_SECS="${BENCH_JOURNEY_RAW_SECONDS:-10}"
 MAX_QUEUE="${BENCH_JOURNEY_MAX_QUEUE:-4096}"
 PLOT="${BENCH_JOURNEY_PLOT:-$REPO/docs/journey.png}"
+RETRY="${BENCH_JOURNEY_RETRY:-around}"
+CONF_IN="${BENCH_JOURNEY_CONF:-$BENCH/journey.conf.in}"
 CORES="$(nproc)"
 WORKERS="$CORES"
 PG_POOL=16
@@ -90,6 +98,8 @@ for v in BENCH_JOURNEY_USERS:USERS BENCH_JOURNEY_CONCURRENCY:CONC \
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "${v%%:*} must be a positive integer (got '${!name}')"
 done
 [[ "$THINK" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_JOURNEY_THINK must be a number of seconds (got '$THINK')"
+[[ "$RETRY" =~ ^(around|after)$ ]] || die "BENCH_JOURNEY_RETRY must be around or after (got '$RETRY')"
+[ -f "$CONF_IN" ] || die "BENCH_JOURNEY_CONF: no file $CONF_IN"
 [ -z "${XYZ_DATABASE_URL:-}" ] \
     || die "the journey bench recreates database $DB in the private cluster; unset XYZ_DATABASE_URL"
 
@@ -278,7 +288,7 @@ B_JWT_KEY="$PREFIX/conf/jwt.key" perl -pe '
     BEGIN { print "# Rendered from bench/journey.conf.in by scripts/bench-journey.sh.\n" }
     next if /^\s*#/;
     s/\@([A-Z0-9_]+)\@/exists $ENV{"B_$1"} ? $ENV{"B_$1"} : die "no value for \@$1\@\n"/ge;
-' "$BENCH/journey.conf.in" > "$PREFIX/conf/nginx.conf"
+' "$CONF_IN" > "$PREFIX/conf/nginx.conf"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 "$NGINX" -q -t -p "$PREFIX/" -c conf/nginx.conf -e "$PREFIX/logs/error.log" \
     || die "configuration test failed: $PREFIX/conf/nginx.conf"
@@ -336,6 +346,7 @@ CPU0="$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 
 cpu_snapshot cpu.before
 node "$BENCH/journey.mjs" --url "http://127.0.0.1:$PORT" --smtp-port "$SMTP_PORT" \
     --users "$USERS" --concurrency "$CONC" --think "$THINK" --tag "$TAG" --out "$RUN" \
+    --retry-jitter "$RETRY" \
     > "$RUN/generator.out" 2>&1 &
 GEN_PID=$!
 touch "$RUN/generator.out"
@@ -417,8 +428,8 @@ NON_OK="$(perl -MJSON::PP -0777 -ne '
     print join(" ", map { "$_=$o{$_}" } sort keys %o) || "none";' < "$J")"
 
 {
-    printf 'journey: %s users, %s at once, think %s s (uniform 0.5-1.5 x), Argon2id %s, %s workers\n' \
-        "$USERS" "$CONC" "$THINK" "$ARGON2" "$WORKERS"
+    printf 'journey: %s users, %s at once, think %s s (uniform 0.5-1.5 x), Argon2id %s, %s workers, retry %s Retry-After\n' \
+        "$USERS" "$CONC" "$THINK" "$ARGON2" "$WORKERS" "$RETRY"
     printf 'wall time:   %s s for %s journeys (%s failed) = %s journeys/s\n' \
         "$(printf '%.1f' "$WALL")" "$DONE" "$FAILED" "$(printf '%.2f' "$(jq_ journeys_per_s)")"
     if [ "$CHEAP" = 1 ]; then budget="the budget of 1.10 is for the production hash"; else budget="budget <= 1.10"; fi
