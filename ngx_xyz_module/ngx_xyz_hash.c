@@ -91,7 +91,7 @@ static void ngx_xyz_hash_event_handler(ngx_event_t *ev);
 #define NGX_XYZ_HASH_TIMEOUT  60000
 
 /* how far ahead turns are given to refused clients */
-#define NGX_XYZ_HASH_AHEAD    60000
+#define NGX_XYZ_HASH_AHEAD    30000
 
 
 static ngx_xyz_hash_queue_t  ngx_xyz_hash_queue;
@@ -284,10 +284,12 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
  * the queue of this moment has drained.  It is told to come back half a
  * wait before its turn, so that it finds work ahead of it (the threads do
  * not run dry while refused clients sleep) and waits for it in the queue,
- * within its wait.  Turns are given at most a minute ahead (a client that
+ * within its wait.  Turns are given at most 30 s ahead: a client that
  * comes back too early, or does not come back, takes a turn that nobody
- * uses; beyond a minute they would pile up): with more than that ahead,
- * the refused come back within the minute and are given a turn again.  The
+ * uses, and clients that wait 0.5 to 1.5 times what they are told (the
+ * front end does, and waits 30 s at most) come back as much later than
+ * their turn as it is far; with more than that ahead, the refused come
+ * back within it and are given a turn again.  The
  * drain time of the whole queue (the earlier estimate) told everyone
  * refused together the same time or later: they came back in a crowd,
  * after the queue had emptied.
