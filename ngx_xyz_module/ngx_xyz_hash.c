@@ -90,9 +90,6 @@ static void ngx_xyz_hash_event_handler(ngx_event_t *ev);
  * alive until the thread has let go of the request */
 #define NGX_XYZ_HASH_TIMEOUT  60000
 
-/* how far ahead turns are given to refused clients */
-#define NGX_XYZ_HASH_AHEAD    30000
-
 
 static ngx_xyz_hash_queue_t  ngx_xyz_hash_queue;
 
@@ -284,12 +281,14 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
  * the queue of this moment has drained.  It is told to come back half a
  * wait before its turn, so that it finds work ahead of it (the threads do
  * not run dry while refused clients sleep) and waits for it in the queue,
- * within its wait.  Turns are given at most 30 s ahead: a client that
- * comes back too early, or does not come back, takes a turn that nobody
- * uses, and clients that wait 0.5 to 1.5 times what they are told (the
- * front end does, and waits 30 s at most) come back as much later than
- * their turn as it is far; with more than that ahead, the refused come
- * back within it and are given a turn again.  The
+ * within its wait.  Turns are given at most one and a half waits ahead,
+ * so that no client is told more than the wait: one that waits 0.5 to
+ * 1.5 times what it is told (the front end does) then comes back at most
+ * half a wait early, and is let in, or half a wait late, while the
+ * queue still has work.  Told more, it would come back too early and be
+ * refused again, its first turn taken by nobody, or so late that the
+ * threads run dry.  With more than that ahead, the refused come back
+ * within it and are given a turn again.  The
  * drain time of the whole queue (the earlier estimate) told everyone
  * refused together the same time or later: they came back in a crowd,
  * after the queue had emptied.
@@ -298,7 +297,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
 time_t
 ngx_xyz_hash_retry_after(void)
 {
-    ngx_msec_t             now, end, slot;
+    ngx_msec_t             now, end, slot, ahead;
     ngx_msec_int_t         back;
     ngx_xyz_hash_queue_t  *hq;
 
@@ -325,8 +324,10 @@ ngx_xyz_hash_retry_after(void)
     slot = hq->service / hq->tasks;
     hq->booked += slot ? slot : 1;
 
-    if ((ngx_msec_int_t) (hq->booked - now) > NGX_XYZ_HASH_AHEAD) {
-        hq->booked = now + NGX_XYZ_HASH_AHEAD;
+    ahead = hq->wait + hq->wait / 2;
+
+    if ((ngx_msec_int_t) (hq->booked - now) > (ngx_msec_int_t) ahead) {
+        hq->booked = now + ahead;
     }
 
     back = (ngx_msec_int_t) (hq->booked - now) - (ngx_msec_int_t) hq->wait / 2;
