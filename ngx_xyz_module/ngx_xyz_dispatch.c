@@ -48,6 +48,7 @@
 
 #define NGX_XYZ_SLOT_LATE   5       /* ms a reserved slot may be missed by */
 #define NGX_XYZ_CLOCK_AGREE 5       /* ms the database's clock may be off */
+#define NGX_XYZ_SLOT_MARGIN 50      /* ms of lateness a call may arrive with */
 
 
 
@@ -746,11 +747,15 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     }
 
     /*
-     * Three per cent under the cap: sends leave at their slot plus the
-     * jitter of timers and networks, and the peer counts arrivals.
+     * Slots spaced so that a second and NGX_XYZ_SLOT_MARGIN ms hold the
+     * cap: a call reaches the peer at its slot plus the delays of timers,
+     * event loops and networks, and the peer counts arrivals in any one
+     * second.  Calls that arrive up to the margin late still fit the cap
+     * (50 ms: 0.952 of the cap).
      */
 
-    ngx_sprintf((u_char *) job->rate, "%.3f%Z", rate * 0.97);
+    ngx_sprintf((u_char *) job->rate, "%.3f%Z",
+                rate * 1000 / (1000 + NGX_XYZ_SLOT_MARGIN));
 
     job->values[0] = ngx_xyz_kind_name[b->consumer->kind];
     job->values[1] = job->rate;

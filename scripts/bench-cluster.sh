@@ -22,33 +22,17 @@ cd "$REPO"
 "$S/deps.sh"
 "$S/build.sh" >/dev/null
 
-started=()
-start() { if ! "$S/$1.sh" status >/dev/null 2>&1; then "$S/$1.sh" start; started+=("$1"); fi; }
-# shellcheck disable=SC2317
-stop_all() { for s in "${started[@]}"; do "$S/$s.sh" stop || true; done; }
-trap stop_all EXIT
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
+trap stack_stop EXIT
 
-start pg
+stack_start pg sqs mail crm
 "$S/pg.sh" recreate-db xyz_cluster
 DSN="$("$S/pg.sh" url xyz_cluster)"
 "$S/migrate.sh" "$DSN" >/dev/null
-start sqs
-start mail
-start crm
 
 export XYZ_ROOT="$REPO" PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
 export TEST_NGINX_PG_DSN="$DSN"
-TEST_NGINX_SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
-TEST_NGINX_SQS_EMAIL_QUEUE="$("$S/sqs.sh" queue-url xyz-email)"
-TEST_NGINX_SQS_CRM_QUEUE="$("$S/sqs.sh" queue-url xyz-crm)"
-TEST_NGINX_SQS_EMAIL_DLQ="$("$S/sqs.sh" queue-url xyz-email-dlq)"
-TEST_NGINX_SQS_CRM_DLQ="$("$S/sqs.sh" queue-url xyz-crm-dlq)"
-TEST_NGINX_SMTP_URL="$("$S/mail.sh" smtp-url)"
-TEST_NGINX_MAILDEV_API="$("$S/mail.sh" api-url)"
-TEST_NGINX_CRM_URL="$("$S/crm.sh" url)"
-TEST_NGINX_CRM_ADMIN="$("$S/crm.sh" admin-url)"
-export TEST_NGINX_SQS_ENDPOINT TEST_NGINX_SQS_EMAIL_QUEUE TEST_NGINX_SQS_CRM_QUEUE \
-    TEST_NGINX_SQS_EMAIL_DLQ TEST_NGINX_SQS_CRM_DLQ TEST_NGINX_SMTP_URL \
-    TEST_NGINX_MAILDEV_API TEST_NGINX_CRM_URL TEST_NGINX_CRM_ADMIN
+stack_test_env
 
 perl "$REPO/bench/cluster.pl"

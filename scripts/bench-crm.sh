@@ -105,27 +105,17 @@ NGINX_PREFIXES=()
 BENCH_QUEUES=(xyz-bench-crm-dlq xyz-bench-crm xyz-bench-email)
 declare -A QURL=()
 CRM_PID=
-PG_STARTED=0
-SQS_STARTED=0
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
 CLEANED=0
 
-# Stop the nginx instance of prefix $1: graceful (QUIT), then TERM after 5 s.
-nginx_stop() {
-    local prefix="$1" pid
-    [ -s "$prefix/logs/nginx.pid" ] || return 0
-    pid="$(cat "$prefix/logs/nginx.pid")"
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    warn "nginx (pid $pid, prefix $prefix) did not stop"
-}
+# shellcheck source=lib/nginx.sh
+. "$S/lib/nginx.sh"
 
 stop_all_nginx() {
     local p
     for p in "${NGINX_PREFIXES[@]}"; do
-        nginx_stop "$p" || true
+        nginx_stop_prefix "$p" 5 || true
     done
     NGINX_PREFIXES=()
 }
@@ -147,17 +137,13 @@ cleanup() {
     CLEANED=1
     stop_all_nginx
     crm_stop
-    if [ "$SQS_STARTED" = 1 ]; then
-        "$S/sqs.sh" stop || true
-    elif [ -n "${SQS_ENDPOINT:-}" ]; then
+    if ! stack_started sqs && [ -n "${SQS_ENDPOINT:-}" ]; then
         # the emulator is someone else's: leave it without the bench's queues
         for q in "${!QURL[@]}"; do
             sqs_call DeleteQueue "{\"QueueUrl\":\"${QURL[$q]}\"}" >/dev/null 2>&1 || true
         done
     fi
-    if [ "$PG_STARTED" = 1 ]; then
-        "$S/pg.sh" stop || true
-    fi
+    stack_stop
 }
 trap 'echo; log "interrupted"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
@@ -165,23 +151,8 @@ trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------------------
 
-# Is TCP port $1 on 127.0.0.1 free to listen on?
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
-
-# A free port below the ephemeral range.
-pick_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then echo "$p"; return; fi
-    done
-    die "no free TCP port found"
-}
+# shellcheck source=lib/ports.sh
+. "$S/lib/ports.sh"
 
 # "BUSY TOTAL" jiffies of all CPUs, from /proc/stat.
 cpu_jiffies() {
@@ -280,17 +251,11 @@ CORES="$(nproc)"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 step "PostgreSQL"
-if ! "$S/pg.sh" status >/dev/null 2>&1; then
-    PG_STARTED=1
-fi
-"$S/pg.sh" start
+stack_start pg
 DSN="$("$S/pg.sh" url "$DB")"
 
 step "SQS emulator"
-if ! "$S/sqs.sh" status >/dev/null 2>&1; then
-    SQS_STARTED=1
-fi
-"$S/sqs.sh" start
+stack_start sqs
 SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
 for q in "${BENCH_QUEUES[@]}"; do
     QURL[$q]="$(sqs_call CreateQueue "{\"QueueName\":\"$q\"}" | json_get QueueUrl)"

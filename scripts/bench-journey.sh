@@ -110,21 +110,17 @@ NGINX_STARTED=0
 CRM_PID=
 GEN_PID=
 SAMPLER_PID=
-PG_STARTED=0
-SQS_STARTED=0
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
 CLEANED=0
 declare -A QURL=()
 
+# shellcheck source=lib/nginx.sh
+. "$S/lib/nginx.sh"
+
 nginx_stop() {
-    local pid
-    [ "$NGINX_STARTED" = 1 ] && [ -s "$PREFIX/logs/nginx.pid" ] || return 0
-    pid="$(cat "$PREFIX/logs/nginx.pid")"
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    warn "nginx (pid $pid) did not stop"
+    [ "$NGINX_STARTED" = 1 ] || return 0
+    nginx_stop_prefix "$PREFIX"
 }
 
 stop_pid() {
@@ -146,16 +142,12 @@ cleanup() {
     stop_pid "$SAMPLER_PID"
     nginx_stop
     stop_pid "$CRM_PID"
-    if [ "$SQS_STARTED" = 1 ]; then
-        "$S/sqs.sh" stop || true
-    elif [ -n "${SQS_ENDPOINT:-}" ]; then
+    if ! stack_started sqs && [ -n "${SQS_ENDPOINT:-}" ]; then
         for q in "${!QURL[@]}"; do
             sqs_call DeleteQueue "{\"QueueUrl\":\"${QURL[$q]}\"}" >/dev/null 2>&1 || true
         done
     fi
-    if [ "$PG_STARTED" = 1 ]; then
-        "$S/pg.sh" stop || true
-    fi
+    stack_stop
 }
 trap 'echo; log "interrupted"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
@@ -163,21 +155,8 @@ trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------------------
 
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
-
-pick_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then echo "$p"; return; fi
-    done
-    die "no free TCP port found"
-}
+# shellcheck source=lib/ports.sh
+. "$S/lib/ports.sh"
 
 json_get() {
     perl -MJSON::PP -0777 -e '
@@ -232,16 +211,14 @@ ulimit -Sn "$want"
     || warn "open files limit $(ulimit -Sn) is below $CONC users; expect connection errors"
 
 step "PostgreSQL"
-"$S/pg.sh" status >/dev/null 2>&1 || PG_STARTED=1
-"$S/pg.sh" start
+stack_start pg
 "$S/pg.sh" recreate-db "$DB"
 DSN="$("$S/pg.sh" url "$DB")"
 "$S/migrate.sh" "$DSN" >/dev/null
 log "database: $DSN"
 
 step "SQS emulator (the bench's own queues)"
-"$S/sqs.sh" status >/dev/null 2>&1 || SQS_STARTED=1
-"$S/sqs.sh" start
+stack_start sqs
 SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
 for q in xyz-bench-journey-email-dlq xyz-bench-journey-crm-dlq xyz-bench-journey-email xyz-bench-journey-crm; do
     QURL[$q]="$(sqs_call CreateQueue "{\"QueueName\":\"$q\"}" | json_get QueueUrl)"

@@ -78,18 +78,17 @@ for h in $HASHES; do [[ "$h" =~ ^(prod|cheap)$ ]] || die "BENCH_OPEN_HASHES: '$h
 [ -z "${XYZ_DATABASE_URL:-}" ] || die "the bench recreates database $DB in the private cluster; unset XYZ_DATABASE_URL"
 
 PREFIX=
-PG_STARTED=0
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
 CHILD=
 CLEANED=0
 
+# shellcheck source=lib/nginx.sh
+. "$S/lib/nginx.sh"
+
 nginx_stop() {
-    local pid
-    [ -n "$PREFIX" ] && [ -s "$PREFIX/logs/nginx.pid" ] || return 0
-    pid="$(cat "$PREFIX/logs/nginx.pid")"
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -TERM "$pid" 2>/dev/null || true
+    [ -n "$PREFIX" ] || return 0
+    nginx_stop_prefix "$PREFIX"
 }
 
 # shellcheck disable=SC2317
@@ -98,27 +97,14 @@ cleanup() {
     CLEANED=1
     if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then kill -TERM "$CHILD" 2>/dev/null || true; fi
     nginx_stop || true
-    if [ "$PG_STARTED" = 1 ]; then "$S/pg.sh" stop || true; fi
+    stack_stop
 }
 trap 'echo; log "interrupted"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 trap cleanup EXIT
 
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
-
-pick_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then echo "$p"; return; fi
-    done
-    die "no free TCP port found"
-}
+# shellcheck source=lib/ports.sh
+. "$S/lib/ports.sh"
 
 # json KEY < one JSON line
 json() { perl -MJSON::PP -0777 -e 'my $d = decode_json(<STDIN>); my $v = $d->{$ARGV[0]};
@@ -165,8 +151,7 @@ step "dependencies and build"
 ulimit -Sn "$(ulimit -Hn | sed 's/unlimited/65536/')" 2>/dev/null || true
 
 step "PostgreSQL"
-"$S/pg.sh" status >/dev/null 2>&1 || PG_STARTED=1
-"$S/pg.sh" start
+stack_start pg
 "$S/pg.sh" recreate-db "$DB" >/dev/null
 DSN="$("$S/pg.sh" url "$DB")"
 

@@ -24,21 +24,18 @@ ARGON2="${BENCH_ARGON2:-m=64 t=1 p=1}"
 "$S/deps.sh" >/dev/null
 "$S/build.sh" >/dev/null
 
-started_pg=0 started_sqs=0
-"$S/pg.sh" status >/dev/null 2>&1 || started_pg=1
-"$S/sqs.sh" status >/dev/null 2>&1 || started_sqs=1
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
 
 cleanup() {
     for d in "$RUN"/on "$RUN"/off; do
         [ -s "$d/logs/nginx.pid" ] && kill -QUIT "$(cat "$d/logs/nginx.pid")" 2>/dev/null || true
     done
-    [ "$started_sqs" = 1 ] && "$S/sqs.sh" stop >/dev/null 2>&1 || true
-    [ "$started_pg" = 1 ] && "$S/pg.sh" stop >/dev/null 2>&1 || true
+    stack_stop >/dev/null 2>&1
 }
 trap cleanup EXIT
 
-"$S/pg.sh" start >/dev/null
-"$S/sqs.sh" start >/dev/null
+stack_start pg sqs >/dev/null
 "$S/pg.sh" recreate-db xyz_bench_sqs >/dev/null
 DSN="$("$S/pg.sh" url xyz_bench_sqs)"
 "$S/migrate.sh" "$DSN" >/dev/null

@@ -103,21 +103,12 @@ POOL_THREADS="${POOL_THREADS:-$(( (THREADS + WORKERS - 1) / WORKERS ))}"
 
 NGINX_PREFIXES=()     # prefixes of the nginx instances started here
 WRK_PID=
-PG_STARTED=0
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
 CLEANED=0
 
-# Stop the nginx instance of prefix $1: graceful (QUIT), then TERM after 10 s.
-nginx_stop() {
-    local prefix="$1" pid
-    [ -s "$prefix/logs/nginx.pid" ] || return 0
-    pid="$(cat "$prefix/logs/nginx.pid")"
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -QUIT "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    warn "nginx (pid $pid, prefix $prefix) did not stop"
-}
+# shellcheck source=lib/nginx.sh
+. "$S/lib/nginx.sh"
 
 # shellcheck disable=SC2317  # called from the traps below
 cleanup() {
@@ -129,11 +120,9 @@ cleanup() {
         wait "$WRK_PID" 2>/dev/null || true
     fi
     for p in "${NGINX_PREFIXES[@]}"; do
-        nginx_stop "$p" || true
+        nginx_stop_prefix "$p" || true
     done
-    if [ "$PG_STARTED" = 1 ]; then
-        "$S/pg.sh" stop || true
-    fi
+    stack_stop
 }
 trap 'echo; log "interrupted"; cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
@@ -141,23 +130,8 @@ trap cleanup EXIT
 
 # ---- helpers -------------------------------------------------------------------------
 
-# Is TCP port $1 on 127.0.0.1 free to listen on?
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
-
-# A free port below the ephemeral range, so that wrk's own sockets never take it.
-pick_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then echo "$p"; return; fi
-    done
-    die "no free TCP port found"
-}
+# shellcheck source=lib/ports.sh
+. "$S/lib/ports.sh"
 
 # $1 / $2 with two decimals ("-" when $2 is zero).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -428,10 +402,7 @@ for n in "$STATIC_CONNS" "$OVER_CONNS"; do
 done
 
 step "database"
-if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
-    PG_STARTED=1
-fi
-"$S/pg.sh" start
+stack_start pg
 if [ -n "${XYZ_DATABASE_URL:-}" ]; then
     DSN="$XYZ_DATABASE_URL"
 else
@@ -486,8 +457,8 @@ for r in $(seq 1 "$ROUNDS"); do
         fi
         sleep 2
     done
-    nginx_stop "$PLAIN_PREFIX"
-    nginx_stop "$MOD_PREFIX"
+    nginx_stop_prefix "$PLAIN_PREFIX"
+    nginx_stop_prefix "$MOD_PREFIX"
 done
 
 PLAIN_RPS="$(per_s "${ST_SUM_OK[plain]}" "${ST_SUM_SECS[plain]}")"
@@ -515,7 +486,7 @@ REG_RATE="$RG_RATE"; REG_202="$RG_202"; REG_ROWS="$RG_ROWS"; REG_LINE="$RG_LINE"
 REG_P50="$RG_P50"; REG_P99="$RG_P99"; REG_OTHERS="$OTHERS"
 REG_RSS="$(workers_rss "$MOD_MASTER")"
 log "worker RSS after the registrations: $REG_RSS"
-nginx_stop "$MOD_PREFIX"
+nginx_stop_prefix "$MOD_PREFIX"
 
 step "1. raw Argon2id rate ($THREADS threads, m=19456 t=2, ${DURATION}s), after"
 meter_start 0 0
@@ -536,7 +507,7 @@ if [ "$CHEAP" = 1 ]; then
     register_run "$NGX_PORT" "$CHEAP_CONNS" "$RUN/wrk-register-cheap.txt" "$NGX_PREFIX"
     CHEAP_RATE="$RG_RATE"; CHEAP_202="$RG_202"; CHEAP_ROWS="$RG_ROWS"; CHEAP_LINE="$RG_LINE"
     CHEAP_P50="$RG_P50"; CHEAP_P99="$RG_P99"; CHEAP_OTHERS="$OTHERS"
-    nginx_stop "$NGX_PREFIX"
+    nginx_stop_prefix "$NGX_PREFIX"
 
     PGB_CLIENTS=$(( WORKERS * PG_POOL ))
     step "4b. pgbench: the same statement, PostgreSQL alone, $PGB_CLIENTS clients, ${DURATION}s"
@@ -576,7 +547,7 @@ if [ "$OVERLOAD" = 1 ]; then
     read -r OV_503 OV_NON < <(over_counts "$OV_LINE")
     OV_RSS="$(workers_rss "$NGX_MASTER")"
     log "=> goodput $OV_RATE /s, ratio $(ratio "$OV_RATE" "$REG_RATE") of $REG_RATE /s at $CONNS connections; worker RSS $OV_RSS"
-    nginx_stop "$NGX_PREFIX"
+    nginx_stop_prefix "$NGX_PREFIX"
 
     if [ "$CHEAP" = 1 ]; then
         step "5. overload: registrations, Argon2id $CHEAP_ARGON2 (cheap), $OVER_CONNS connections, ${DURATION}s"
@@ -587,7 +558,7 @@ if [ "$OVERLOAD" = 1 ]; then
         read -r OVC_503 OVC_NON < <(over_counts "$OVC_LINE")
         OVC_RSS="$(workers_rss "$NGX_MASTER")"
         log "=> goodput $OVC_RATE /s, ratio $(ratio "$OVC_RATE" "$CHEAP_RATE") of $CHEAP_RATE /s at $CHEAP_CONNS connections; worker RSS $OVC_RSS"
-        nginx_stop "$NGX_PREFIX"
+        nginx_stop_prefix "$NGX_PREFIX"
     fi
 fi
 

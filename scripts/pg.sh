@@ -52,27 +52,8 @@ datadir() {
     echo "$d"
 }
 
-# Is TCP port $1 on 127.0.0.1 free to listen on?
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
-
-pick_port() {
-    local p
-    if [ -s "$PORT_FILE" ]; then
-        p="$(cat "$PORT_FILE")"
-        if port_free "$p"; then echo "$p"; return; fi
-    fi
-    # Below the kernel's ephemeral range (32768+), so outgoing connections never take it.
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then echo "$p"; return; fi
-    done
-    die "no free TCP port found"
-}
+# shellcheck source=lib/ports.sh
+. "$REPO/scripts/lib/ports.sh"
 
 is_running() {
     local d
@@ -127,7 +108,7 @@ cmd_start() {
     fi
 
     if ! is_running; then
-        port="$(pick_port)"
+        port="$(pick_port "$PORT_FILE")"
         as_pg tee "$d/xyz.conf" >/dev/null <<CONF
 # Written by scripts/pg.sh start; changes here are overwritten.
 listen_addresses = '127.0.0.1'

@@ -30,13 +30,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Is TCP port $1 on $2 free to listen on?
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => $ARGV[1], LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1" "$2"
-}
+# shellcheck source=lib/ports.sh
+. "$REPO/scripts/lib/ports.sh"
 
 export XYZ_PREFIX="${XYZ_PREFIX:-$REPO/.run/nginx}"
 export XYZ_MODULE="${XYZ_MODULE:-$REPO/build/ngx_xyz_module.so}"

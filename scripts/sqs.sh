@@ -47,57 +47,13 @@ QUEUES=(xyz-email-dlq xyz-crm-dlq xyz-ses-feedback-dlq xyz-email xyz-crm xyz-ses
 log() { echo "sqs: $*" >&2; }
 die() { echo "sqs: $*" >&2; exit 1; }
 
-# Is TCP port $1 on 127.0.0.1 free to listen on?
-port_free() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0],
-                                      Proto => "tcp", ReuseAddr => 1, Listen => 1);
-        exit($s ? 0 : 1);' "$1"
-}
+# shellcheck source=lib/service.sh
+. "$REPO/scripts/lib/service.sh"
 
-# The recorded port if it is free, else a new free one.
-pick_port() {
-    local p old=""
-    if [ -s "$PORT_FILE" ]; then
-        old="$(cat "$PORT_FILE")"
-        if port_free "$old"; then echo "$old"; return; fi
-    fi
-    # Below the kernel's ephemeral range (32768+), so outgoing connections never take it.
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if port_free "$p"; then
-            [ -n "$old" ] && log "port $old is taken; moving to $p (queue URLs change)"
-            echo "$p"
-            return
-        fi
-    done
-    die "no free TCP port found"
-}
-
-# Is process $1 alive? A zombie (exited, not yet reaped by its parent, which is
-# init once this script has returned) counts as gone.
-alive() {
-    local state
-    kill -0 "$1" 2>/dev/null || return 1
-    state="$(sed -E 's/^[0-9]+ \(.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null)" || return 1
-    [ -n "$state" ] && [ "$state" != Z ]
-}
-
-# Pid of the running emulator (ours: its command line names the launcher), else fail.
-running_pid() {
-    local pid
-    [ -s "$PID_FILE" ] || return 1
-    pid="$(cat "$PID_FILE")"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    alive "$pid" || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LAUNCHER" || return 1
-    echo "$pid"
-}
-
-current_port() {
-    [ -s "$PORT_FILE" ] || die "no port yet; run: scripts/sqs.sh start"
-    cat "$PORT_FILE"
-}
+SVC_NAME=sqs
+SVC_TITLE="the emulator"
+SVC_MATCH="$LAUNCHER"
+SVC_WAIT=100
 
 # call OP JSON — one JSON-protocol request; prints the answer body, fails on non-200.
 call() {
@@ -135,8 +91,8 @@ json_obj() {
         print JSON::PP->new->canonical->encode(\%o), "\n";' "$@"
 }
 
-healthy() {
-    curl -sf --max-time 2 -o /dev/null "http://$ADDR:$1/health"
+svc_healthy() {
+    curl -sf --max-time 2 -o /dev/null "http://$ADDR:$(current_port)/health"
 }
 
 # Create the queues (CreateQueue without attributes never conflicts with an existing
@@ -163,100 +119,32 @@ queue_url() {
     call GetQueueUrl "$(json_obj QueueName "$1")" | json_get QueueUrl
 }
 
-cmd_start() {
-    local port pid major
-    mkdir -p "$RUN"
-    if running_pid >/dev/null && healthy "$(current_port)"; then
-        ensure_queues
-        return 0
-    fi
+svc_check() {
+    local major
     command -v node >/dev/null 2>&1 || die "node not found; run scripts/deps.sh"
     major="$(node -p 'process.versions.node.split(".")[0]')"
     [ "$major" -ge 20 ] || die "fauxqs 1.9.2 needs Node.js 20 or later (found $(node --version))"
     [ -f "$REPO/node_modules/fauxqs/package.json" ] \
         || die "node_modules/fauxqs missing; run scripts/deps.sh"
-    command -v setsid >/dev/null 2>&1 || die "setsid not found (util-linux)"
-
-    # A stale process of ours that does not answer: stop it first.
-    cmd_stop
-
-    # Keep one old log, at most about 10 MB each.
-    if [ -f "$LOG_FILE" ] && [ "$(stat -c %s "$LOG_FILE")" -gt 10000000 ]; then
-        mv -f "$LOG_FILE" "$LOG_FILE.1"
-    fi
-    for _ in 1 2 3; do
-        port="$(pick_port)"
-        echo "$port" > "$PORT_FILE"
-        rm -f "$PID_FILE"
-        echo "---- $(date -u +%FT%TZ) start on $ADDR:$port" >> "$LOG_FILE"
-        # Its own session: a Ctrl-C at the terminal does not reach it; stop does.
-        XYZ_SQS_ADDR="$ADDR" FAUXQS_PORT="$port" FAUXQS_DEFAULT_REGION="$REGION" \
-        FAUXQS_HOST=localhost XYZ_SQS_PID_FILE="$PID_FILE" \
-            setsid -w node "$LAUNCHER" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-        pid=$!
-        for _ in $(seq 1 100); do
-            alive "$pid" || break
-            if [ -s "$PID_FILE" ] && healthy "$port"; then
-                ensure_queues
-                log "started on $ADDR:$port (pid $(cat "$PID_FILE"), log: ${LOG_FILE#"$REPO/"})"
-                return 0
-            fi
-            sleep 0.1
-        done
-        if alive "$pid"; then
-            cmd_stop
-            kill -TERM "$pid" 2>/dev/null || true
-            tail -n 20 "$LOG_FILE" >&2 || true
-            die "emulator did not answer within 10 s (log: $LOG_FILE)"
-        fi
-        wait "$pid" 2>/dev/null || true
-        # Most likely the port was taken between the check and the listen: try another.
-        tail -n 3 "$LOG_FILE" >&2 || true
-    done
-    die "could not start the emulator (log: $LOG_FILE)"
 }
 
-cmd_stop() {
-    local pid
-    pid="$(running_pid)" || { rm -f "$PID_FILE"; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-        alive "$pid" || break
-        sleep 0.05
-    done
-    if alive "$pid"; then
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 40); do alive "$pid" || break; sleep 0.05; done
-    fi
-    rm -f "$PID_FILE"
-    log "stopped"
+svc_launch() {
+    XYZ_SQS_ADDR="$ADDR" FAUXQS_PORT="$(current_port)" FAUXQS_DEFAULT_REGION="$REGION" \
+    FAUXQS_HOST=localhost XYZ_SQS_PID_FILE="$PID_FILE" \
+        setsid -w node "$LAUNCHER" </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+    SVC_CHILD=$!
 }
 
-cmd_status() {
-    local pid
-    if pid="$(running_pid)"; then
-        echo "running on $ADDR:$(current_port) (pid $pid)"
-    else
-        echo "stopped"
-        return 3
-    fi
-}
+svc_ready() { ensure_queues; }
 
 need_running() {
-    running_pid >/dev/null || die "not running; run: scripts/sqs.sh start"
-}
-
-# One start or stop at a time (e.g. two test runs starting together).
-lock() {
-    mkdir -p "$RUN"
-    exec 9>"$RUN/lock"
-    flock -w 60 9 || die "another sqs.sh start/stop holds $RUN/lock"
+    svc_running_pid >/dev/null || die "not running; run: scripts/sqs.sh start"
 }
 
 case "${1:-}" in
-    start)        lock; cmd_start ;;
-    stop)         lock; cmd_stop ;;
-    status)       cmd_status ;;
+    start)        svc_lock; svc_start ;;
+    stop)         svc_lock; svc_stop ;;
+    status)       svc_status ;;
     endpoint|url) echo "http://$ADDR:$(current_port)" ;;
     port)         current_port ;;
     queue-url)    [ -n "${2:-}" ] || die "usage: sqs.sh queue-url NAME"

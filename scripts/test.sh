@@ -2,11 +2,11 @@
 # test.sh — run the test suites (`make test`).
 #
 # deps → build → the front end's asset stamps and .gz copies (scripts/gzip-assets.sh) →
-# PostgreSQL (private cluster) → fresh database `xyz_test` →
-# migrations → SQS emulator (scripts/sqs.sh) → mail catcher (scripts/mail.sh) →
-# fake CRM (scripts/crm.sh) → prove -r t/ with the test environment below. Stops the
-# fake CRM, the mail catcher, the SQS emulator and the PostgreSQL cluster at the end
-# if this script started them. Exit status: that of prove.
+# the local stack (scripts/lib/stack.sh: PostgreSQL's private cluster, SQS emulator,
+# mail catcher, fake CRM) → fresh database `xyz_test` → migrations → prove -r t/ with
+# the test environment below. Stops the fake CRM, the mail catcher, the SQS emulator
+# and the PostgreSQL cluster at the end if this script started them. Exit status:
+# that of prove.
 #
 #   scripts/test.sh                 all suites (prove -r t/)
 #   scripts/test.sh t/foo.t ...     only these (arguments go to prove)
@@ -41,41 +41,12 @@ step "build"
 "$S/build.sh"
 "$S/gzip-assets.sh"
 
-pg_started=0
-if [ -z "${XYZ_DATABASE_URL:-}" ] && ! "$S/pg.sh" status >/dev/null 2>&1; then
-    pg_started=1
-fi
-sqs_started=0
-if ! "$S/sqs.sh" status >/dev/null 2>&1; then
-    sqs_started=1
-fi
-mail_started=0
-if ! "$S/mail.sh" status >/dev/null 2>&1; then
-    mail_started=1
-fi
-crm_started=0
-if ! "$S/crm.sh" status >/dev/null 2>&1; then
-    crm_started=1
-fi
-# shellcheck disable=SC2317  # called from the EXIT trap
-stop_services() {
-    if [ "$crm_started" = 1 ]; then
-        "$S/crm.sh" stop || true
-    fi
-    if [ "$mail_started" = 1 ]; then
-        "$S/mail.sh" stop || true
-    fi
-    if [ "$sqs_started" = 1 ]; then
-        "$S/sqs.sh" stop || true
-    fi
-    if [ "$pg_started" = 1 ]; then
-        "$S/pg.sh" stop || true
-    fi
-}
-trap stop_services EXIT
+# shellcheck source=lib/stack.sh
+. "$S/lib/stack.sh"
+trap stack_stop EXIT
 
-step "database"
-"$S/pg.sh" start
+step "database, SQS emulator, mail catcher and fake CRM"
+stack_start pg sqs mail crm
 if [ -n "${XYZ_DATABASE_URL:-}" ]; then
     DSN="$XYZ_DATABASE_URL"
     XYZ_PGDATA=""
@@ -86,29 +57,9 @@ else
 fi
 "$S/migrate.sh" "$DSN"
 
-step "SQS emulator"
-"$S/sqs.sh" start
-TEST_NGINX_SQS_ENDPOINT="$("$S/sqs.sh" endpoint)"
-TEST_NGINX_SQS_EMAIL_QUEUE="$("$S/sqs.sh" queue-url xyz-email)"
-TEST_NGINX_SQS_CRM_QUEUE="$("$S/sqs.sh" queue-url xyz-crm)"
-TEST_NGINX_SQS_EMAIL_DLQ="$("$S/sqs.sh" queue-url xyz-email-dlq)"
-TEST_NGINX_SQS_CRM_DLQ="$("$S/sqs.sh" queue-url xyz-crm-dlq)"
-TEST_NGINX_SQS_FEEDBACK_QUEUE="$("$S/sqs.sh" queue-url xyz-ses-feedback)"
-TEST_NGINX_SQS_FEEDBACK_DLQ="$("$S/sqs.sh" queue-url xyz-ses-feedback-dlq)"
-export TEST_NGINX_SQS_ENDPOINT TEST_NGINX_SQS_EMAIL_QUEUE TEST_NGINX_SQS_CRM_QUEUE \
-    TEST_NGINX_SQS_EMAIL_DLQ TEST_NGINX_SQS_CRM_DLQ \
-    TEST_NGINX_SQS_FEEDBACK_QUEUE TEST_NGINX_SQS_FEEDBACK_DLQ
+stack_test_env
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN
-
-step "mail catcher and fake CRM"
-"$S/mail.sh" start
-"$S/crm.sh" start
-TEST_NGINX_SMTP_URL="$("$S/mail.sh" smtp-url)"
-TEST_NGINX_MAILDEV_API="$("$S/mail.sh" api-url)"
-TEST_NGINX_CRM_URL="$("$S/crm.sh" url)"
-TEST_NGINX_CRM_ADMIN="$("$S/crm.sh" admin-url)"
-export TEST_NGINX_SMTP_URL TEST_NGINX_MAILDEV_API TEST_NGINX_CRM_URL TEST_NGINX_CRM_ADMIN
 
 export PERL5LIB="$REPO/t/lib${PERL5LIB:+:$PERL5LIB}"
 if [ -n "${XYZ_SANITIZE:-}" ]; then

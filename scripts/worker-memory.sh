@@ -35,14 +35,17 @@ DB=xyz_worker_memory
 PG_STARTED=0
 HOLD_PID=
 
+log() { printf 'worker-memory: %s\n' "$*" >&2; }
+warn() { printf 'worker-memory: WARNING: %s\n' "$*" >&2; }
 die() { printf 'worker-memory: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib/ports.sh
+. "$S/lib/ports.sh"
+# shellcheck source=lib/nginx.sh
+. "$S/lib/nginx.sh"
 
 cleanup() {
     [ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null || true
-    if [ -s "$PREFIX/logs/nginx.pid" ]; then
-        kill -QUIT "$(cat "$PREFIX/logs/nginx.pid")" 2>/dev/null || true
-        sleep 1
-    fi
+    nginx_stop_prefix "$PREFIX"
     [ "$PG_STARTED" = 1 ] && "$S/pg.sh" stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -59,7 +62,7 @@ DSN="$("$S/pg.sh" url "$DB")"
 "$S/migrate.sh" "$DSN" >/dev/null
 
 ulimit -Sn "$(( N * 2 + 1000 ))" 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"
-PORT=$(( 20000 + RANDOM % 12000 ))
+PORT="$(pick_port)"
 rm -rf "$PREFIX"
 mkdir -p "$PREFIX/conf" "$PREFIX/logs" "$PREFIX/temp"
 head -c 48 /dev/urandom | base64 > "$PREFIX/conf/jwt.key"

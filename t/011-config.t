@@ -2,11 +2,20 @@
 # what to fix.
 
 use Test::Nginx::Socket 'no_plan';
+use XyzTest;
 
 no_shuffle();
 
+repeat_each(2);
+
+# TEST 12 checks a warning written once, at start: every repetition looks at the
+# whole log of its block (each block starts a fresh server).
+check_accum_error_log();
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_');

@@ -87,6 +87,8 @@ sub median {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     if (!defined $block->main_config) {
         $block->set_value("main_config",
                           "thread_pool xyz_hash threads=2 max_queue=256;");
@@ -384,6 +386,11 @@ Test::More::like($m, qr/^xyz_outbox_parked\{kind="email"\} [1-9]/m, '/metrics co
 GET /metrics
 --- response_body_like: xyz_outbox_parked
 --- timeout: 30
+--- error_log
+xyz: 1 outbox row(s) parked: SQS refused them too often
+--- no_error_log
+[alert]
+[crit]
 
 
 

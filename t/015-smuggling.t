@@ -101,8 +101,12 @@ sub check_all {
     Test::More::is($bad, 0, "$n requests: one answer each, none for /smuggled");
 }
 
+repeat_each(2);
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->main_config) {
         $block->set_value("main_config",

@@ -11,8 +11,12 @@ plan 'no_plan';
 no_shuffle();
 no_long_string();
 
+repeat_each(2);
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->main_config) {
         $block->set_value("main_config",

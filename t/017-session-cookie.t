@@ -64,8 +64,12 @@ sub config {
 _EOC_
 }
 
+repeat_each(2);
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->main_config) {
         $block->set_value("main_config",

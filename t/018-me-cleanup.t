@@ -38,6 +38,8 @@ sub jwt {
 
 our $session = jwt();
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

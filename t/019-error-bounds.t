@@ -35,6 +35,8 @@ BEGIN {
 
 our $run = run_id();
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

@@ -28,6 +28,8 @@ check_accum_error_log();
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     if (!defined $block->main_config) {
         $block->set_value("main_config",
                           "thread_pool xyz_hash threads=2 max_queue=64;");

@@ -46,6 +46,8 @@ sub timed_get {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     if (!defined $block->main_config) {
         $block->set_value("main_config",
                           "thread_pool xyz_hash threads=1 max_queue=64;");

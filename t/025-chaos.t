@@ -159,6 +159,8 @@ sub chaos {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     if (!defined $block->main_config) {
         $block->set_value("main_config", <<'_EOC_');
     thread_pool xyz_hash threads=2 max_queue=64;

@@ -11,6 +11,8 @@ our $bg;
 workers(1);
 no_shuffle();
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 my @results = XyzTest::bg_wait($bg);

@@ -204,6 +204,8 @@ sub test6 {
         if @after;
 }
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

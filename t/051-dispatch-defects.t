@@ -108,6 +108,8 @@ sub delivery_states {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     # a long poll of the nginx the previous block stopped is still open in
     # the emulator for up to xyz_dispatch_poll, and would take (and hide
     # for the lease) what this block sends: let it run out first

@@ -87,6 +87,8 @@ sub batch_calls {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     # a long poll of the nginx the previous block stopped may still be
     # open in the emulator: let it run out before this block sends
     $block->set_value("init", <<'_EOI_' . ($block->init // ''));

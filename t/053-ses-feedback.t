@@ -111,6 +111,8 @@ sub admin_list {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    quiet_error_log($block);
+
     # a long poll of the nginx the previous block stopped may still be open
     # in the emulator and would take (and hide) what this block sends
     $block->set_value("init", "select undef, undef, undef, 1.5;\n"

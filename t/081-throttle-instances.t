@@ -22,6 +22,8 @@ master_on();
 workers(2);
 no_shuffle();
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

@@ -56,6 +56,8 @@ sub compare {
                 $what, $mk * 1000, $mu * 1000, $diff * 100));
 }
 
+add_block_preprocessor(\&quiet_error_log);
+
 run_tests();
 
 __DATA__

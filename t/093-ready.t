@@ -16,8 +16,12 @@ plan 'no_plan';
 no_shuffle();
 no_long_string();
 
+repeat_each(2);
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    quiet_error_log($block);
 
     if (!defined $block->main_config) {
         $block->set_value("main_config", <<'_EOC_');
@@ -48,6 +52,7 @@ Cache-Control: no-store
 
 
 === TEST 2: not ready while the database cannot be reached
+The pool logs each failed connection at [error]: expected here.
 --- http_config
     xyz_pg_dsn "host=127.0.0.1 port=$TEST_NGINX_RAND_PORT_1 dbname=none user=none connect_timeout=1";
     xyz_pg_connect_timeout 1s;
@@ -61,10 +66,14 @@ GET /readyz
 Retry-After: 2
 --- response_body
 {"status":"unavailable","reason":"database"}
+--- no_error_log
+[alert]
+[crit]
 
 
 
 === TEST 3: not ready while SQS is configured and no AWS credentials are loaded
+The failed fetch of the credentials is logged at [error]: expected here.
 --- main_config
     thread_pool xyz_hash threads=1 max_queue=16;
     env AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/creds;
@@ -82,6 +91,9 @@ GET /readyz
 --- error_code: 503
 --- response_body
 {"status":"unavailable","reason":"credentials"}
+--- no_error_log
+[alert]
+[crit]
 
 
 

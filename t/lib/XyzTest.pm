@@ -18,6 +18,7 @@ use Time::HiRes ();
 our @EXPORT = qw(
     run_id register_json psql pg_stop pg_start pg_start_in
     bg_register bg_wait port start_instance stop_instance register_now api
+    quiet_error_log
 );
 
 my $root = $ENV{XYZ_ROOT} or die "XYZ_ROOT is not set; run the suites "
@@ -29,6 +30,17 @@ my $json = JSON::PP->new->canonical;
 my $run = sprintf "%x%x", time, $$;
 
 sub run_id { $run }
+
+# The suites' block preprocessor calls this first, as lua-nginx-module's
+# suites do: a block that says nothing about the error log must leave no
+# [error], [alert] or [crit] line in it.  A block with its own error_log or
+# no_error_log section decides for itself; one that expects such a line
+# says so there.
+sub quiet_error_log {
+    my ($block) = @_;
+    return if defined $block->error_log || defined $block->no_error_log;
+    $block->set_value(no_error_log => "[error]\n[alert]\n[crit]");
+}
 
 sub port {
     return $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
