@@ -77,6 +77,7 @@ static ngx_int_t ngx_xyz_hash_start(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_xyz_hash_job_t *job,
     ngx_http_event_handler_pt done);
 static ngx_msec_t ngx_xyz_hash_drain(ngx_xyz_hash_queue_t *hq);
+static void ngx_xyz_hash_take_turn(ngx_xyz_hash_queue_t *hq);
 static void ngx_xyz_hash_next(void);
 static void ngx_xyz_hash_wake(ngx_event_t *ev);
 static void ngx_xyz_hash_expired(ngx_event_t *ev);
@@ -206,6 +207,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     if (hq->nwaiting == 0 && hq->running < xmcf->hash_tasks
         && !ngx_xyz_pg_backlogged(xmcf->pg_pool))
     {
+        ngx_xyz_hash_take_turn(hq);
         return ngx_xyz_hash_start(r, tp, job, done);
     }
 
@@ -258,6 +260,8 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     w->timer.handler = ngx_xyz_hash_expired;
     w->timer.data = w;
     w->timer.log = r->connection->log;
+
+    ngx_xyz_hash_take_turn(hq);
 
     ngx_queue_insert_tail(&hq->waiting, &w->queue);
     hq->nwaiting++;
@@ -337,6 +341,30 @@ ngx_xyz_hash_retry_after(void)
     }
 
     return (time_t) ((back + 999) / 1000);
+}
+
+
+/*
+ * A request let in takes a turn given to the refused, if one is left: a
+ * client that came back early, and was let in, does not leave its turn
+ * to nobody, and those refused after it are not told later for it.  A
+ * newcomer takes one too: those refused are then told a little early,
+ * which costs a refusal more, not idle threads.
+ */
+
+static void
+ngx_xyz_hash_take_turn(ngx_xyz_hash_queue_t *hq)
+{
+    ngx_msec_t  slot;
+
+    if (hq->service == 0
+        || (ngx_msec_int_t) (hq->booked - ngx_current_msec) <= 0)
+    {
+        return;
+    }
+
+    slot = hq->service / ngx_max(hq->tasks, 1);
+    hq->booked -= ngx_min(slot, hq->booked - ngx_current_msec);
 }
 
 
