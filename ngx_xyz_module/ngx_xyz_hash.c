@@ -9,21 +9,21 @@
  *
  * Overload control.  Only a few tasks per worker are handed to the pool
  * at a time (xyz_hash_queue tasks=); the other requests wait in this
- * worker's own queue, in order, each with a timer and a few hundred bytes
- * and no CPU, until a task is done or their wait runs out.  Only then, or
- * when the queue is full, do they get 503 with a Retry-After.  A request
- * that the queue cannot serve within its wait (the hashes ahead of it take
- * longer, at the time a hash takes here) is refused at once: held, it would
- * cost its memory for the whole wait and be refused all the same.  Each
- * refused client is given its own turn, one hash after the last one given
- * (see ngx_xyz_hash_retry_after), so that they come back one after the
- * other while the queue still has work, not all in the same second or
- * after the threads have run dry.  The pool's own queue would take
- * anything up to its max_queue, hash for clients that gave up long ago,
- * and answer the rest with an instant 503 that a client which does not
- * back off turns into a storm of refusals eating the CPU the hashing
- * needs.  A waiting client
- * that goes away leaves the queue at once (the read event is watched).
+ * worker's own queue, in order, each with a timer and its request (about
+ * 9 KB of nginx's pools) and no CPU, until a task is done or their wait
+ * runs out.  Only then, or when the queue is full, do they get 503 with a
+ * Retry-After.  A request that the queue cannot serve within its wait (the
+ * hashes ahead of it take longer, at the time a hash takes here) is
+ * refused at once: held, it would cost its memory for the whole wait and
+ * be refused all the same.  Each refused client is given its own turn, one
+ * hash after the last one given (see ngx_xyz_hash_retry_after), so that
+ * they come back one after the other while the queue still has work, not
+ * all in the same second or after the threads have run dry.  The pool's
+ * own queue would take anything up to its max_queue, hash for clients that
+ * gave up long ago, and answer the rest with an instant 503 that a client
+ * which does not back off turns into a storm of refusals eating the CPU
+ * the hashing needs.  A waiting client that goes away leaves the queue at
+ * once (the read event is watched).
  *
  * Every hash is followed by a query.  While the database's wait queue is
  * backlogged (ngx_xyz_pg_backlogged) no hash is started: a request hashed
@@ -233,7 +233,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
                           "xyz: hash wait queue holds more than its wait "
                           "can serve (%ui waiting, %M ms a hash); "
                           "answering 503", hq->nwaiting,
-                          hq->service / hq->tasks);
+                          hq->service / ngx_max(hq->tasks, 1));
         }
 
         return NGX_BUSY;
@@ -292,10 +292,9 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
  * queue still has work.  Told more, it would come back too early and be
  * refused again, its first turn taken by nobody, or so late that the
  * threads run dry.  With more than that ahead, the refused come back
- * within it and are given a turn again.  The
- * drain time of the whole queue (the earlier estimate) told everyone
- * refused together the same time or later: they came back in a crowd,
- * after the queue had emptied.
+ * within it and are given a turn again.  The drain time of the whole
+ * queue (the earlier estimate) told everyone refused together the same
+ * time or later: they came back in a crowd, after the queue had emptied.
  */
 
 time_t
@@ -307,7 +306,11 @@ ngx_xyz_hash_retry_after(void)
 
     hq = &ngx_xyz_hash_queue;
 
-    if (hq->nwaiting + hq->expiring == 0 && hq->running < hq->tasks) {
+    /* hq->tasks is 0 until a request has needed a hash */
+
+    if (hq->nwaiting + hq->expiring == 0
+        && hq->running < ngx_max(hq->tasks, 1))
+    {
         return 0;
     }
 
@@ -325,7 +328,7 @@ ngx_xyz_hash_retry_after(void)
         hq->booked = end;
     }
 
-    slot = hq->service / hq->tasks;
+    slot = hq->service / ngx_max(hq->tasks, 1);
     hq->booked += slot ? slot : 1;
 
     ahead = hq->wait + hq->wait / 2;
