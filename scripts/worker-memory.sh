@@ -11,7 +11,8 @@
 #   idle      N keep-alive connections, each after one GET /
 #   first     one registration answered (the worker learns how long a hash
 #             takes, as it does while a crowd's registrations come in)
-#   waiting   N registrations posted, waiting in the hash queue (a few s later)
+#   waiting   5 s after N registrations posted at once: those held in the
+#             hash queue, and the keep-alive connections of those refused
 #   answered  every registration answered, connections still open
 #   closed    every connection closed
 #
