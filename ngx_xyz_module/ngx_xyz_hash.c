@@ -225,7 +225,7 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
         return NGX_BUSY;
     }
 
-    if (hq->service && ngx_xyz_hash_drain(hq) > xmcf->hash_queue_wait) {
+    if (hq->service && ngx_xyz_hash_drain(hq) > xmcf->hash.queue_wait) {
 
         if (hq->logged != ngx_time()) {
             hq->logged = ngx_time();
