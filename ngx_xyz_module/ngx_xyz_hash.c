@@ -288,6 +288,11 @@ ngx_xyz_hash_start(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     task->event.handler = ngx_xyz_hash_event_handler;
     task->event.log = r->connection->log;
 
+    /* before the post: the thread may start it before the post returns */
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz hash: task %p queued, %ui running before",
+                   task, ngx_xyz_hash_queue.running);
+
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* "thread pool queue overflow" is logged by nginx: the pool's
          * max_queue is below xyz_hash_queue tasks= */
@@ -299,10 +304,6 @@ ngx_xyz_hash_start(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     ngx_add_timer(&task->event, NGX_XYZ_HASH_TIMEOUT);
 
     ngx_xyz_hash_queue.running++;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "xyz hash: task %p queued, %ui running",
-                   task, ngx_xyz_hash_queue.running);
 
     r->main->blocked++;
     r->aio = 1;
