@@ -163,3 +163,35 @@ xyz\ outbox:\ publish\ batch\ \w+\n
 xyz\ outbox:\ batch\ \w+\ published\ 1\n
 xyz\ outbox:\ batch\ \w+\ marked\n
 \z/x
+
+
+
+=== TEST 4: no database: the connect fails, backs off, the query is refused, 503 with Retry-After
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 port=1 dbname=xyz user=xyz";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=1 p=1;
+--- request eval
+::reg("trace4")
+--- error_code: 503
+--- response_headers_like
+Retry-After: \d+
+--- grep_error_log eval: qr/xyz (?:register|pg|reply): [^,\n]*/
+--- grep_error_log_out eval
+qr/\A
+xyz\ register:\ input\ valid\n
+xyz\ pg:\ query\ \w+\ queued\n
+xyz\ pg:\ connect\ start\ \w+\n
+xyz\ register:\ hashed\n
+xyz\ pg:\ connect\ failed\ \w+\n
+xyz\ pg:\ close\ \w+\n
+xyz\ pg:\ no\ connection\n
+xyz\ pg:\ query\ \w+\ cancelled\n
+xyz\ register:\ unavailable\n
+xyz\ reply:\ unavailable\n
+\z/x
+--- error_log
+xyz: cannot connect to PostgreSQL
+--- no_error_log
+[alert]
+[crit]
