@@ -218,7 +218,7 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     n = ngx_atoi((u_char *) PQgetvalue(res, 0, 8), PQgetlength(res, 0, 8));
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "xyz login begin: wait %i", n);
+                   "xyz login: begun, wait %i", n);
 
     if (n > 0) {
         /* throttled: answered before any hashing, whoever asks */
@@ -343,7 +343,7 @@ ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
     const char *new_hash)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "xyz login end: %s", ok ? ok : "unchecked");
+                   "xyz login: end, %s", ok ? ok : "unchecked");
 
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
