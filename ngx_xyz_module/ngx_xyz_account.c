@@ -917,6 +917,9 @@ ngx_xyz_acc_query(ngx_xyz_acc_ctx_t *ctx, const char *sql, int n,
     ngx_xyz_pg_query_init(&ctx->query, sql, n, ctx->values, handler, ctx,
                           ctx->request->connection->log);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                   "xyz account: query, kind %ui", ctx->what);
+
     /* NGX_DONE: the handler will be called; NGX_DECLINED: it will not */
     if (ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query) != NGX_OK) {
         return NGX_DECLINED;
@@ -942,6 +945,10 @@ ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
 
     r = ctx->request;
     c = r->connection;
+
+    /* the result of a token ("ok", "used", ...), never the token */
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "xyz account: answer %i, %s", rc, result ? result : "-");
 
     /*
      * A known address costs an insert more than an unknown one.  Both

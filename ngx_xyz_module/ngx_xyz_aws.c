@@ -151,6 +151,11 @@ ngx_xyz_aws_fetch(ngx_event_t *ev)
         return;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_xyz_aws.log, 0,
+                   "xyz aws: fetching credentials from %s",
+                   ngx_xyz_aws.source == NGX_XYZ_AWS_WEB_IDENTITY
+                   ? "STS" : "the container endpoint");
+
     rc = (ngx_xyz_aws.source == NGX_XYZ_AWS_WEB_IDENTITY)
          ? ngx_xyz_aws_fetch_web_identity()
          : ngx_xyz_aws_fetch_container();
@@ -327,6 +332,11 @@ ngx_xyz_aws_fetched(ngx_xyz_curl_t *h)
     ngx_xyz_aws_creds_t  creds;
 
     ngx_xyz_aws.fetching = 0;
+
+    /* the answer holds the secret: only its size */
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_xyz_aws.log, 0,
+                   "xyz aws: credentials answer, HTTP %l, %uz bytes",
+                   h->status, h->response.len);
 
     if (h->code != CURLE_OK || h->status != 200 || h->response.len == 0) {
         ngx_log_error(NGX_LOG_ERR, ngx_xyz_aws.log, 0,

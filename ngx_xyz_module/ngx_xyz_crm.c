@@ -333,6 +333,10 @@ ngx_xyz_crm_send(ngx_xyz_job_t **jobs, ngx_uint_t n, ngx_uint_t batch)
     h->handler = ngx_xyz_crm_done;
     h->data = call;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                   "xyz crm: request %p, %ui contacts, %s",
+                   h, call->n, call->batch ? "batch" : "single");
+
     if (ngx_xyz_curl_start(h, (char *) dc->crm_url.data) != NGX_OK) {
         ngx_xyz_jobs_done(call->jobs, call->n, NGX_XYZ_RETRY, 0,
                           "too many transfers at once");
@@ -492,6 +496,10 @@ ngx_xyz_crm_done(ngx_xyz_curl_t *h)
     u_char      detail[256];
     ngx_uint_t  i;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                   "xyz crm: request %p done, status %l, curl code %d, "
+                   "%ui contacts", h, h->status, (int) h->code, call->n);
+
     if (h->code != CURLE_OK) {
         /* curl's message may fill its 256 bytes: cut it, but end it */
         *ngx_snprintf(detail, sizeof(detail) - 1, "CRM unreachable: %s",
@@ -527,6 +535,9 @@ ngx_xyz_crm_done(ngx_xyz_curl_t *h)
         }
 
         ngx_xyz_metrics_add(NGX_XYZ_M_CRM_429, 1);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                       "xyz crm: rate limited, Retry-After %l s", wait);
 
         ngx_snprintf(detail, sizeof(detail) - 1,
                      "CRM answered 429, Retry-After %l s%Z", wait);

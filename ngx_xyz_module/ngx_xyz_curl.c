@@ -236,6 +236,9 @@ ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url)
     }
 
     if (ngx_xyz_curl.active >= ngx_xyz_curl.max_active) {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                       "xyz curl: %p refused, %ui active",
+                       h, ngx_xyz_curl.active);
         return NGX_BUSY;
     }
 
@@ -280,6 +283,11 @@ ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url)
 
     ngx_xyz_curl.active++;
     ngx_queue_insert_tail(&ngx_xyz_curl.transfers, &h->queue);
+
+    /* not the URL: its query may carry a signature */
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                   "xyz curl: start %p, %uz bytes, timeout %M, %ui active",
+                   h, h->body.len, h->timeout, ngx_xyz_curl.active);
 
     return NGX_OK;
 }
@@ -377,6 +385,10 @@ ngx_xyz_curl_socket(CURL *easy, curl_socket_t s, int what, void *data,
         }
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "xyz curl: socket fd:%d armed, in:%d out:%d",
+                   s, (what & CURL_POLL_IN) != 0, (what & CURL_POLL_OUT) != 0);
+
     ngx_xyz_event_wait(c, what & CURL_POLL_IN, what & CURL_POLL_OUT);
 
     return 0;
@@ -389,6 +401,9 @@ ngx_xyz_curl_timer(CURLM *multi, long timeout_ms, void *data)
     if (ngx_xyz_curl.timer.timer_set) {
         ngx_del_timer(&ngx_xyz_curl.timer);
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_xyz_curl.log, 0,
+                   "xyz curl: timer %l ms", timeout_ms);
 
     if (timeout_ms >= 0) {
         /* 0 means "as soon as possible": the next turn of the loop */
@@ -467,6 +482,7 @@ ngx_xyz_curl_done(void)
     int                      left;
     CURL                    *e;
     CURLMsg                 *msg;
+    curl_off_t               us;
     ngx_xyz_curl_t  *h;
 
     while ((msg = curl_multi_info_read(ngx_xyz_curl.multi, &left)) != NULL) {
@@ -491,6 +507,15 @@ ngx_xyz_curl_done(void)
 
         h->code = msg->data.result;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &h->status);
+
+        us = 0;
+        curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+
+        ngx_log_debug5(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                       "xyz curl: done %p, status %l, curl code %d%s, %M ms",
+                       h, h->status, (int) h->code,
+                       h->code == CURLE_OPERATION_TIMEDOUT ? " (timeout)" : "",
+                       (ngx_msec_t) (us / 1000));
 
         if (h->code != CURLE_OK && h->error[0] == '\0') {
             ngx_cpystrn((u_char *) h->error,

@@ -440,6 +440,10 @@ ngx_xyz_batch_receive(ngx_xyz_batch_t *b, int wait)
     c = b->consumer;
     max = ngx_min(b->max - b->n, NGX_XYZ_SQS_RECEIVE_MAX);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "xyz dispatch: receive from the %s queue, up to %ui, "
+                   "wait %d s", c->sender->name, max, wait);
+
     return ngx_xyz_poller_receive(&c->xmcf->sqs, b->pool,
                                   &c->xmcf->sqs.queue[c->kind].url, max,
                                   wait, c->xmcf->dispatch.lease,
@@ -512,7 +516,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     b->n += n;
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
-                   "xyz dispatch: %d messages from the %s queue", n,
+                   "xyz dispatch: received %d messages from the %s queue", n,
                    c->sender->name);
 
     if (first == 0) {
@@ -553,6 +557,9 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         job->values[0] = job->id;
         job->values[1] = c->sender->name;
         job->values[2] = job->lease;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                       "xyz dispatch: begin row %L", job->msg->outbox_id);
 
         job->query.sql = ngx_xyz_begin_sql;
         job->query.nparams = 3;
@@ -755,7 +762,7 @@ ngx_xyz_job_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
                                                   : NULL;
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
-                   "xyz dispatch: outbox row %L: %s", job->msg->outbox_id,
+                   "xyz dispatch: begun row %L: %s", job->msg->outbox_id,
                    state ? state : "(database error)");
 
     if (state == NULL) {
@@ -840,6 +847,9 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
 
     job->asked = ngx_xyz_wall_msec();
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
+                   "xyz dispatch: reserve slot %p, rate %s", job, job->rate);
+
     job->query.sql = ngx_xyz_reserve_sql;
     job->query.nparams = 4;
     job->query.values = job->values;
@@ -873,6 +883,10 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
         wait = -ngx_atoi((u_char *) PQgetvalue(res, 0, 0) + 1,
                          PQgetlength(res, 0, 0) - 1);
 
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "xyz dispatch: slot %p refused, blocked %i ms",
+                       job, -wait);
+
         if (-wait <= 5000) {
             job->sending = 0;
             ngx_add_timer(&job->wait, (ngx_msec_t) -wait);
@@ -888,6 +902,9 @@ ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     job->sending = 1;
     job->slot = ngx_current_msec + wait;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz dispatch: slot %p reserved, wait %i ms", job, wait);
 
     if (wait <= 0) {
         /* due, or already past: the handler sends or books anew */
@@ -981,6 +998,10 @@ ngx_xyz_job_wait_handler(ngx_event_t *ev)
     }
 
     if (job == &job->batch->unit) {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ev->log, 0,
+                       "xyz dispatch: send %ui rows via %s",
+                       job->batch->ngroup, job->batch->consumer->sender->name);
+
         job->batch->consumer->sender->send(job->batch->group,
                                            job->batch->ngroup);
         return;
@@ -994,8 +1015,8 @@ static void
 ngx_xyz_job_send(ngx_xyz_job_t *job)
 {
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, job->batch->consumer->log, 0,
-                   "xyz dispatch: sending %s of outbox row %L",
-                   job->batch->consumer->sender->name, job->msg->outbox_id);
+                   "xyz dispatch: send row %L via %s",
+                   job->msg->outbox_id, job->batch->consumer->sender->name);
 
     job->batch->consumer->sender->send(&job, 1);
 }
@@ -1102,6 +1123,10 @@ ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
 
     ngx_xyz_metrics_add(ngx_xyz_metric(c->sender, outcome), 1);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "xyz dispatch: record row %L %s, retry after %ui s",
+                   job->msg->outbox_id, results[outcome], retry_seconds);
+
     if (outcome != NGX_XYZ_SENT) {
         level = (outcome == NGX_XYZ_DEAD) ? NGX_LOG_ERR : NGX_LOG_WARN;
 
@@ -1145,6 +1170,10 @@ static void
 ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
     ngx_xyz_job_t *job = q->data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz dispatch: recorded row %L, rc %i",
+                   job->msg->outbox_id, rc);
 
     if (rc != NGX_OK && job->outcome == NGX_XYZ_SENT) {
         /* the message is deleted all the same: sending it again would
@@ -1373,7 +1402,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
     int                  len;
     u_char              *body;
     size_t               vsize;
-    ngx_uint_t           i, n, chunk;
+    ngx_uint_t           i, n, chunk, backoff;
     const char         **handles;
     ngx_xyz_job_t       *job;
     ngx_xyz_consumer_t  *c;
@@ -1402,14 +1431,19 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
             break;
 
         case NGX_XYZ_RETRY:
+            backoff = ngx_xyz_job_backoff(job);
+
+            ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                           "xyz dispatch: backoff row %L, %ui s",
+                           job->msg->outbox_id, backoff);
+
             vsize = 256 + c->xmcf->sqs.queue[c->kind].url.len
                     + 6 * ngx_strlen(job->msg->receipt_handle);
             body = ngx_pnalloc(b->pool, vsize);
 
             len = body ? ngx_xyz_sqs_visibility_json((char *) body, vsize,
                              (char *) c->xmcf->sqs.queue[c->kind].url.data,
-                             job->msg->receipt_handle,
-                             ngx_xyz_job_backoff(job))
+                             job->msg->receipt_handle, backoff)
                        : -1;
 
             if (len > 0) {
@@ -1429,6 +1463,10 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
 
     for (i = 0; i < n; i += chunk) {
         chunk = ngx_min(n - i, NGX_XYZ_SQS_RECEIVE_MAX);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                       "xyz dispatch: delete %ui messages from the %s queue",
+                       chunk, c->sender->name);
 
         body = ngx_xyz_poller_delete_body(b->pool,
                                           &c->xmcf->sqs.queue[c->kind].url,

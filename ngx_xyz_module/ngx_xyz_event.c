@@ -32,7 +32,7 @@ ngx_xyz_event_attach(ngx_socket_t fd, ngx_event_handler_pt handler,
     c->write->log = log;
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, log, 0,
-                   "xyz event attach fd:%d", fd);
+                   "xyz event: attach fd:%d", fd);
 
     return c;
 }
@@ -79,7 +79,7 @@ void
 ngx_xyz_event_detach(ngx_connection_t *c, ngx_uint_t flags)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
-                   "xyz event detach fd:%d", c->fd);
+                   "xyz event: detach fd:%d", c->fd);
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);

@@ -441,6 +441,9 @@ ngx_xyz_fb_job_done(ngx_xyz_fb_job_t *job, ngx_uint_t outcome)
     b = job->batch;
     job->outcome = outcome;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
+                   "xyz feedback: job %p done, outcome %ui", job, outcome);
+
     if (--b->pending == 0) {
         ngx_xyz_fb_delete(b);
     }
@@ -465,6 +468,9 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
             handles[n++] = b->msgs[i].receipt_handle;
         }
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "xyz feedback: delete %ui messages", n);
 
     if (n == 0) {
         ngx_xyz_fb_end(b);

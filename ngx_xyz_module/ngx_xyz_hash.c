@@ -222,6 +222,9 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
                           "answering 503", hq->nwaiting);
         }
 
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "xyz hash: refused, %ui waiting", hq->nwaiting);
+
         return NGX_BUSY;
     }
 
@@ -402,9 +405,16 @@ ngx_xyz_hash_start(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     task->event.handler = ngx_xyz_hash_event_handler;
     task->event.log = r->connection->log;
 
+    /* before the post: the thread may start it before the post returns */
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz hash: task %p queued, %ui running before",
+                   task, ngx_xyz_hash_queue.running);
+
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* "thread pool queue overflow" is logged by nginx: the pool's
          * max_queue is below xyz_hash_queue tasks= */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "xyz hash: task %p refused by the thread pool", task);
         return NGX_BUSY;
     }
 
@@ -544,9 +554,16 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
 
     ngx_xyz_hash_job_t  *job;
 
-    /* only the job's own buffers and libsodium here: no nginx calls */
+    /*
+     * only the job's own buffers and libsodium here, and a debug line as
+     * nginx's own thread handlers write: no other nginx calls
+     */
 
     job = ctx->job;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "xyz hash: task started, %s, m=%uz",
+                   job->stored ? "verify" : "hash", job->memlimit / 1024);
 
     if (job->stored == NULL) {
         job->rc = crypto_pwhash_str(job->hash, job->password,
@@ -660,6 +677,10 @@ ngx_xyz_hash_event_handler(ngx_event_t *ev)
     if (ev->timer_set) {
         ngx_del_timer(ev);
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "xyz hash: task done, %ui waiting",
+                   ngx_xyz_hash_queue.nwaiting);
 
     ngx_xyz_hash_queue.running--;
     ngx_xyz_rate_count(&ngx_xyz_hash_queue.rate, ngx_current_msec);

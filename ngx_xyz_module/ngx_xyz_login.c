@@ -188,6 +188,9 @@ ngx_xyz_login_body(ngx_http_request_t *r, yajl_val body)
         return ngx_xyz_reply_try_again(r);
     }
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz login: begin queued");
+
     /* the request is held by its body reading; finalized once, later */
     return NGX_DONE;
 }
@@ -215,7 +218,7 @@ ngx_xyz_login_begun(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     n = ngx_atoi((u_char *) PQgetvalue(res, 0, 8), PQgetlength(res, 0, 8));
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "xyz login begin: wait %i", n);
+                   "xyz login: begun, wait %i", n);
 
     if (n > 0) {
         /* throttled: answered before any hashing, whoever asks */
@@ -340,7 +343,7 @@ ngx_xyz_login_end(ngx_xyz_login_ctx_t *ctx, const char *ok,
     const char *new_hash)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                   "xyz login end: %s", ok ? ok : "unchecked");
+                   "xyz login: end, %s", ok ? ok : "unchecked");
 
     ctx->values[0] = ctx->email;
     ctx->values[1] = (char *) ctx->client->data;
@@ -365,6 +368,9 @@ ngx_xyz_login_ended(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     r = ctx->request;
     c = r->connection;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "xyz login: ended, rc %i%s", rc, ctx->busy ? ", busy" : "");
 
     if (ctx->busy) {
         /* the hash queue was full or the wait ran out: nothing was

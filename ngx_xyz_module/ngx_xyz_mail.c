@@ -371,6 +371,10 @@ ngx_xyz_mail_send_one(ngx_xyz_job_t *job)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, m.h->log, 0,
+                   "xyz mail: message built, %uz bytes, transfer %p",
+                   m.h->body.len, m.h);
+
     m.h->upload = 1;
     m.h->timeout = dc->smtp_timeout;
     m.h->handler = ngx_xyz_mail_done;
@@ -633,6 +637,10 @@ ngx_xyz_mail_done(ngx_xyz_curl_t *h)
     ngx_xyz_job_t *job = h->data;
 
     u_char  detail[256];
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                   "xyz mail: transfer %p done, SMTP %l, curl code %d",
+                   h, h->status, (int) h->code);
 
     if (h->code == CURLE_OK) {
         ngx_xyz_job_done(job, NGX_XYZ_SENT, 0, "");

@@ -212,6 +212,9 @@ ngx_xyz_outbox_publish_result(PGresult *res, int col, ngx_log_t *log)
 
     n = PQntuples(res);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, log, 0,
+                   "xyz outbox: %d claimed rows to publish", n);
+
     for (i = 0; i < n; i++) {
         if (PQgetisnull(res, i, col)) {
             continue;
@@ -242,6 +245,8 @@ ngx_xyz_outbox_add(ngx_xyz_outbox_t *relay, long long id, ngx_uint_t kind,
     /* a full queue: the row keeps its lease and a sweeper sends it later */
 
     if (relay->npending[kind] >= NGX_XYZ_OUTBOX_PENDING_MAX) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                       "xyz outbox: row %L left to a sweep, queue full", id);
         return;
     }
 
@@ -257,6 +262,10 @@ ngx_xyz_outbox_add(ngx_xyz_outbox_t *relay, long long id, ngx_uint_t kind,
 
     ngx_queue_insert_tail(&relay->pending[kind], &m->queue);
     relay->npending[kind]++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                   "xyz outbox: row %L pending, queue %ui, %ui pending",
+                   id, kind, relay->npending[kind]);
 
     if (relay->flush.timer_set) {
         if (relay->npending[kind] < NGX_XYZ_SQS_BATCH_MAX) {
@@ -302,6 +311,12 @@ ngx_xyz_outbox_send(ngx_xyz_outbox_t *relay, ngx_uint_t kind)
         if (ngx_xyz_outbox_paused(relay)
             || relay->nbatches >= NGX_XYZ_OUTBOX_BATCHES_MAX)
         {
+            ngx_log_debug2(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                           "xyz outbox: publish held, %s, %ui pending",
+                           ngx_xyz_outbox_paused(relay) ? "paused"
+                                                        : "batches busy",
+                           relay->npending[kind]);
+
             /* what waits here keeps its lease; try again shortly */
             if (!relay->flush.timer_set) {
                 ngx_add_timer(&relay->flush, ngx_xyz_outbox_paused(relay)
@@ -337,6 +352,10 @@ ngx_xyz_outbox_send(ngx_xyz_outbox_t *relay, ngx_uint_t kind)
 
         ngx_queue_insert_tail(&relay->batches, &b->queue);
         relay->nbatches++;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                       "xyz outbox: publish batch %p, %ui %s rows",
+                       b, b->n, groups[kind]);
 
         rc = ngx_xyz_sqs_send_batch(&relay->xmcf->sqs, kind, msgs, b->n,
                                     ngx_xyz_outbox_sent, b, relay->log);
@@ -443,6 +462,11 @@ ngx_xyz_outbox_sent(void *data, ngx_int_t rc, unsigned char *ok,
         relay->paused_until = ngx_current_msec + relay->backoff;
     }
 
+    ngx_log_debug5(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                   "xyz outbox: batch %p published %ui, failed %ui, "
+                   "refused %ui, backoff %M",
+                   b, npub, nfail - nref, nref, relay->backoff);
+
     ngx_sprintf((u_char *) b->max_delay, "%M milliseconds%Z",
                 relay->xmcf->outbox.sweep_max);
 
@@ -473,6 +497,9 @@ ngx_xyz_outbox_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ngx_xyz_outbox_t  *relay;
 
     relay = b->relay;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                   "xyz outbox: batch %p marked, rc %i", b, rc);
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, relay->log, 0,
@@ -553,6 +580,10 @@ ngx_xyz_outbox_sweep_handler(ngx_event_t *ev)
 
     rc = ngx_xyz_pg_query(relay->xmcf->pg_pool, &relay->claim);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                   "xyz outbox: sweep claims up to %ui rows, rc %i",
+                   relay->claim_n, rc);
+
     if (rc != NGX_OK) {
         ngx_xyz_outbox_schedule(relay, relay->xmcf->outbox.sweep);
         return;
@@ -577,6 +608,9 @@ ngx_xyz_outbox_claimed(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     }
 
     n = PQntuples(res);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, relay->log, 0,
+                   "xyz outbox: sweep claimed %d rows", n);
 
     if (n) {
         ngx_log_error(NGX_LOG_INFO, relay->log, 0,

@@ -384,6 +384,9 @@ ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
     if (pool->nwaiting >= pool->conf->queue_size
         && ngx_queue_empty(&pool->idle))
     {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                       "xyz pg: query %p refused, %ui waiting",
+                       q, pool->nwaiting);
         return NGX_BUSY;
     }
 
@@ -398,6 +401,9 @@ ngx_xyz_pg_query(ngx_xyz_pg_pool_t *pool, ngx_xyz_pg_query_t *q)
     q->timer.data = q;
     q->timer.log = q->log;
     ngx_add_timer(&q->timer, pool->conf->queue_timeout);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz pg: query %p queued, %ui waiting", q, pool->nwaiting);
 
     ngx_xyz_pg_dispatch(pool);
 
@@ -439,6 +445,11 @@ ngx_xyz_pg_backlogged(ngx_xyz_pg_pool_t *pool)
         return 0;
     }
 
+    if (!pool->backlogged) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "xyz pg: backlogged, %ui waiting", pool->nwaiting);
+    }
+
     pool->backlogged = 1;
 
     return 1;
@@ -472,6 +483,9 @@ ngx_xyz_pg_dequeued(ngx_xyz_pg_pool_t *pool)
 
     pool->backlogged = 0;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: backlog drained, %ui waiting", pool->nwaiting);
+
     if (pool->drain && !pool->drain->posted) {
         ngx_post_event(pool->drain, &ngx_posted_events);
     }
@@ -499,6 +513,10 @@ ngx_xyz_pg_cancel(ngx_xyz_pg_query_t *q)
     if (q->pool == NULL) {
         return;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz pg: query %p cancelled%s", q,
+                   q->conn ? ", its result will be dropped" : "");
 
     if (q->conn) {
         /* the connection reads the result to its end and drops it */
@@ -568,7 +586,8 @@ ngx_xyz_pg_connect(ngx_xyz_pg_pool_t *pool)
     pool->nopen++;
     pool->nconnecting++;
 
-    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, pool->log, 0, "xyz pg connect");
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: connect start %p, %ui open", conn, pool->nopen);
 
     conn->pg = PQconnectStartParams(pool->conf->keywords,
                                     pool->conf->values, 0);
@@ -608,7 +627,7 @@ ngx_xyz_pg_connect_poll(ngx_xyz_pg_conn_t *conn)
 
         if (rc != PGRES_POLLING_FAILED && ngx_xyz_pg_socket_changed(conn)) {
             ngx_log_debug2(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
-                           "xyz pg new socket, fd:%d was fd:%d",
+                           "xyz pg: new socket, fd:%d was fd:%d",
                            PQsocket(conn->pg), conn->c->fd);
 
             ngx_xyz_pg_detach(conn);
@@ -664,8 +683,8 @@ connected:
     conn->pool->down = 0;
     conn->pool->backoff = 0;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
-                   "xyz pg connected, fd:%d", conn->c->fd);
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, conn->pool->log, 0,
+                   "xyz pg: connect ok %p, fd:%d", conn, conn->c->fd);
 
     ngx_xyz_pg_ready(conn);
 }
@@ -704,6 +723,10 @@ ngx_xyz_pg_connect_failed(ngx_xyz_pg_conn_t *conn)
     pool->down = 1;
     pool->retry_at = ngx_current_msec + pool->backoff;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: connect failed %p, backoff %Mms",
+                   conn, pool->backoff);
+
     ngx_xyz_pg_close(conn);
 
     if (pool->nwaiting && pool->nopen == 0 && !pool->failed.posted) {
@@ -720,6 +743,10 @@ ngx_xyz_pg_failed_handler(ngx_event_t *ev)
     ngx_xyz_pg_query_t  *q;
 
     pool = ev->data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: no connection, %ui open, %ui waiting",
+                   pool->nopen, pool->nwaiting);
 
     /* a connection may have come up since the event was posted */
 
@@ -819,6 +846,9 @@ ngx_xyz_pg_close(ngx_xyz_pg_conn_t *conn)
 
     pool = conn->pool;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: close %p, %ui open before", conn, pool->nopen);
+
     if (conn->timer.timer_set) {
         ngx_del_timer(&conn->timer);
     }
@@ -862,6 +892,9 @@ ngx_xyz_pg_ready(ngx_xyz_pg_conn_t *conn)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: idle %p, %ui waiting", conn, pool->nwaiting);
+
     conn->state = NGX_XYZ_PG_IDLE;
     conn->c->idle = 1;
     ngx_queue_insert_head(&pool->idle, &conn->queue);
@@ -902,6 +935,10 @@ ngx_xyz_pg_send(ngx_xyz_pg_conn_t *conn, ngx_xyz_pg_query_t *q)
 
     q->conn = conn;
     conn->query = q;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz pg: query %p sent on %p, fd:%d",
+                   q, conn, conn->c->fd);
 
     /*
      * The server's statement_timeout ends the statement first and answers;
@@ -1046,6 +1083,10 @@ ngx_xyz_pg_finish(ngx_xyz_pg_conn_t *conn)
         }
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q ? q->log : conn->pool->log, 0,
+                   "xyz pg: query %p result %i, %i rows",
+                   q, rc, (ngx_int_t) (res ? PQntuples(res) : 0));
+
     ngx_xyz_pg_ready(conn);
 
     ngx_xyz_rate_count(&conn->pool->rate, ngx_current_msec);
@@ -1142,6 +1183,9 @@ ngx_xyz_pg_timer_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, q ? q->log : pool->log, 0,
                   "xyz: PostgreSQL query timed out");
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "xyz pg: query %p timed out on %p", q, conn);
+
     ngx_xyz_pg_close(conn);
 
     if (q) {
@@ -1161,6 +1205,10 @@ ngx_xyz_pg_queue_timer_handler(ngx_event_t *ev)
     ngx_xyz_pg_query_t  *q;
 
     q = ev->data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "xyz pg: query %p waited too long, %ui waiting",
+                   q, q->pool->nwaiting);
 
     /* one line a second: under overload a line per refusal adds to it */
 

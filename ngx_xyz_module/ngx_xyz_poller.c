@@ -45,6 +45,9 @@ ngx_xyz_poller_again(ngx_xyz_poller_t *p, ngx_msec_t delay)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, p->poll.log, 0,
+                   "xyz poller: %s queue again in %M ms", p->name, delay);
+
     if (p->poll.timer_set) {
         ngx_del_timer(&p->poll);
     }

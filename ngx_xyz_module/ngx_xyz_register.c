@@ -297,6 +297,9 @@ ngx_xyz_register_body(ngx_http_request_t *r)
     ctx->job.opslimit = xmcf->hash.argon2_t;
     ctx->job.memlimit = xmcf->hash.argon2_m * 1024;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz register: input valid, hashing the password");
+
     rc = ngx_xyz_hash_post(r, xmcf->hash.pool, &ctx->job,
                            ngx_xyz_register_hashed);
 
@@ -378,6 +381,9 @@ ngx_xyz_register_hashed(ngx_http_request_t *r)
                           r->connection->log);
 
     rc = ngx_xyz_pg_query(ctx->xmcf->pg_pool, &ctx->query);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz register: hashed, storing, rc %i", rc);
 
     if (rc == NGX_OK) {
         return;
@@ -506,6 +512,10 @@ ngx_xyz_register_reject(ngx_http_request_t *r, ngx_uint_t status,
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_REJECTED, 1);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz register: rejected %ui %s, field %s",
+                   status, code, field ? field : "-");
+
     if (ngx_xyz_form_type(r) && status != NGX_HTTP_NOT_ALLOWED) {
         return ngx_xyz_register_redirect(r, code, field);
     }
@@ -518,6 +528,9 @@ static ngx_int_t
 ngx_xyz_register_unavailable(ngx_http_request_t *r, const char *message)
 {
     ngx_xyz_metrics_add(NGX_XYZ_M_REGISTER_UNAVAILABLE, 1);
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz register: unavailable");
 
     if (ngx_xyz_form_type(r)) {
         return ngx_xyz_register_redirect(r, "unavailable", NULL);

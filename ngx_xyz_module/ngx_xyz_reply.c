@@ -162,6 +162,9 @@ ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
         s = 2;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "xyz reply: unavailable, Retry-After: %T", s);
+
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 1);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -517,6 +517,10 @@ ngx_xyz_session_poll(ngx_event_t *ev)
     p->values[3] = (p->polls++ % NGX_XYZ_SESSION_PURGE == 0) ? "true"
                                                              : "false";
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "xyz session: poll from cursor %L, purge %s",
+                   cursor, p->values[3]);
+
     ngx_xyz_pg_query_init(&p->query, ngx_xyz_session_sql, 4, p->values,
                           ngx_xyz_session_polled, p, ev->log);
 
@@ -612,7 +616,7 @@ ngx_xyz_session_polled(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, p->timer.log, 0,
-                   "xyz session: %d changes, %d new, cursor %L",
+                   "xyz session: polled %d changes, %d new, cursor %L",
                    n, forward, cursor);
 
     if (forward >= NGX_XYZ_SESSION_BATCH) {

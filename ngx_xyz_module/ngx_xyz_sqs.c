@@ -223,6 +223,9 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     h->handler = ngx_xyz_sqs_call_done;
     h->data = call;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, log, 0,
+                   "xyz sqs: %s call %p", target, h);
+
     rc = ngx_xyz_curl_start(h, (char *) sqs->endpoint.data);
 
     if (rc != NGX_OK) {
@@ -250,6 +253,9 @@ ngx_xyz_sqs_call_done(ngx_xyz_curl_t *h)
     ngx_xyz_sqs_call_t *call = h->data;
 
     char  err[256];
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, h->log, 0,
+                   "xyz sqs: call %p answered %l", h, h->status);
 
     /*
      * ngx_snprintf() writes at most its size, and a "%Z" that does not fit

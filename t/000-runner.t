@@ -262,3 +262,39 @@ location = /t { return 500; }
 GET /t
 --- response_body
 never checked
+
+
+
+=== TEST 19: grep_error_log, a plain string, sees only this request's lines
+--- config
+location /files/ { alias html/; }
+--- request
+GET /files/missing.html
+--- error_code: 404
+--- grep_error_log chop
+No such file or directory
+--- grep_error_log_out
+No such file or directory
+
+
+
+=== TEST 20: grep_error_log qr//: only the matched part of the line
+--- config
+location /files/ { alias html/; }
+--- request
+GET /files/one.html
+--- error_code: 404
+--- grep_error_log eval: qr{/html/\w+(?=\.html" failed)}
+--- grep_error_log_out
+/html/one
+
+
+
+=== TEST 21: grep_error_log_out as a qr// and at debug level
+--- config
+location = /t { return 200 "ok\n"; }
+--- request
+GET /t
+--- grep_error_log eval: qr/http finalize request: \d+/
+--- grep_error_log_out eval
+qr/\Ahttp finalize request: 0\n/
