@@ -200,12 +200,6 @@ ngx_xyz_curl_create(ngx_log_t *log)
         return NULL;
     }
 
-    /* "Expect: 100-continue" would cost a round trip on every POST */
-    if (ngx_xyz_curl_header(h, "Expect:") != NGX_OK) {
-        ngx_xyz_curl_destroy(h);
-        return NULL;
-    }
-
     return h;
 }
 
@@ -237,6 +231,11 @@ ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url)
 
     if (ngx_xyz_curl.active >= ngx_xyz_curl.max_active) {
         return NGX_BUSY;
+    }
+
+    /* "Expect: 100-continue" would cost a round trip on every POST */
+    if (!h->keep_expect && ngx_xyz_curl_header(h, "Expect:") != NGX_OK) {
+        return NGX_ERROR;
     }
 
     e = h->easy;
