@@ -80,6 +80,18 @@ our $http_config = <<'_EOC_';
     }
 _EOC_
 
+# the relay straight to the signature verifier, no nginx proxy between
+our $verified_http_config = <<'_EOC_';
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=1 p=1;
+    xyz_sqs_region us-east-1;
+    xyz_sqs_endpoint $TEST_NGINX_SIGV4_VERIFIER;
+    xyz_sqs_queue email $TEST_NGINX_SQS_EMAIL_QUEUE;
+    xyz_sqs_queue crm $TEST_NGINX_SQS_CRM_QUEUE;
+    xyz_sqs_timeout 2s;
+_EOC_
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -421,15 +433,7 @@ SQS did not take
 
 
 === TEST 10: straight to the signature verifier: SigV4 signed by libcurl verifies
---- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=1024 t=1 p=1;
-    xyz_sqs_region us-east-1;
-    xyz_sqs_endpoint $TEST_NGINX_SIGV4_VERIFIER;
-    xyz_sqs_queue email $TEST_NGINX_SQS_EMAIL_QUEUE;
-    xyz_sqs_queue crm $TEST_NGINX_SQS_CRM_QUEUE;
-    xyz_sqs_timeout 2s;
+--- http_config eval: $::verified_http_config
 --- init
 XyzSqs::sqs_purge($::email_q);
 --- request eval
@@ -449,15 +453,7 @@ Content-Type: application/json
     thread_pool xyz_hash threads=2 max_queue=64;
     env AWS_ACCESS_KEY_ID=AKIDTEST;
     env AWS_SECRET_ACCESS_KEY=not-the-test-secret;
---- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=1024 t=1 p=1;
-    xyz_sqs_region us-east-1;
-    xyz_sqs_endpoint $TEST_NGINX_SIGV4_VERIFIER;
-    xyz_sqs_queue email $TEST_NGINX_SQS_EMAIL_QUEUE;
-    xyz_sqs_queue crm $TEST_NGINX_SQS_CRM_QUEUE;
-    xyz_sqs_timeout 2s;
+--- http_config eval: $::verified_http_config
 --- request eval
 [ ::reg("badsig1"),
   [ "GET /metr", { value => "ics\n", delay_before => 1 } ] ]
