@@ -11,6 +11,7 @@
 #   make bench-cluster  the image as 3 web + 2 dispatcher instances, one killed mid-run
 #   make bench-journey  the whole journey of N users (page, register, email, confirm, log in)
 #   make bench-open     open-loop (fixed arrival rate) registration latency
+#   make bench-runtime  Argon2id in libsodium, Node and Java; the module against a Node service
 #   make fuzz       run every libFuzzer harness (FUZZ_SECONDS each, default 600)
 #   make screenshots  PNG pictures of the front end's pages into docs/screenshots/
 #   make diagrams   SVG and PNG of the solution document's Mermaid diagrams (docs/diagrams/)
@@ -25,8 +26,8 @@
 # (output in build/upstream/).
 
 .PHONY: all build run test test-asan test-faults bench bench-sqs bench-crm bench-cluster \
-	bench-journey bench-open fuzz image screenshots diagrams deps clean pg-start pg-stop \
-	migrate
+	bench-journey bench-open bench-runtime fuzz image screenshots diagrams deps clean pg-start \
+	pg-stop migrate
 
 all: build
 
@@ -60,6 +61,9 @@ bench-journey:
 
 bench-open:
 	scripts/bench-open.sh
+
+bench-runtime:
+	scripts/bench-runtime.sh
 
 fuzz:
 	scripts/deps.sh

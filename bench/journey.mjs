@@ -21,7 +21,8 @@
 // millisecond. Each user comes from its own loopback address (127.x.y.z, like
 // distinct visitors: the login throttle counts per client address) and so holds
 // its own keep-alive connection. 503 and 429 answers are retried after their
-// Retry-After (1 s when absent) plus up to 50 % jitter; nothing else is retried
+// Retry-After (1 s when absent) times a random 0.5 to 1.5, as the front end
+// does; nothing else is retried
 // (a POST that fails otherwise ends that user's journey as failed).
 //
 // The SMTP sink (a net server on 127.0.0.1:P) speaks what libcurl needs: EHLO/HELO,
@@ -50,6 +51,7 @@ function options(argv) {
         url: "", smtpPort: 0, users: 10000, concurrency: 10000, think: 3,
         tag: "j" + Math.random().toString(16).slice(2, 10), out: ".",
         timeout: 900, emailTimeout: 900, settle: 3, password: "journey password long enough",
+        retryJitter: "around",
     };
     for (let i = 2; i < argv.length; i += 2) {
         const k = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -61,6 +63,7 @@ function options(argv) {
         if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`--${k} must be a positive integer`);
     }
     if (!(o.think >= 0)) throw new Error("--think must be >= 0 seconds");
+    if (!["around", "after"].includes(o.retryJitter)) throw new Error("--retry-jitter is around or after");
     return o;
 }
 
@@ -68,6 +71,7 @@ const opt = options(process.argv);
 const base = new URL(opt.url);
 const origin = `${base.protocol}//${base.host}`;
 const T0 = performance.now();
+const T0_EPOCH_MS = Date.now();
 const now = () => performance.now() - T0;            // ms since start
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const think = () => sleep(opt.think * 1000 * (0.5 + Math.random()));
@@ -80,11 +84,18 @@ const seconds = [];          // per second since start: counters and latencies
 const sec = (t) => {
     const i = Math.floor(t / 1000);
     while (seconds.length <= i) {
-        seconds.push({ done: 0, ok: 0, s503: 0, s429: 0, other: 0, lat: [], active: 0 });
+        seconds.push({ done: 0, ok: 0, s503: 0, s429: 0, other: 0, lat: [], active: 0,
+                       asleep: 0, hashing: 0 });
     }
     return seconds[i];
 };
 let active = 0;
+// users sleeping on a Retry-After of a step that needs a hash (register,
+// login), and such requests on their way (waiting in nginx or hashing):
+// with both above zero the server has work it could be doing
+let asleep = 0;
+let hashing = 0;
+const HASH_STEPS = new Set(["register", "login"]);
 let journeysDone = 0;
 let journeysFailed = 0;
 const failures = {};         // reason -> count
@@ -135,17 +146,27 @@ function request(method, p, { headers = {}, body = null, local, agent } = {}) {
     });
 }
 
-// A request of step `step`, retried on 503/429 after Retry-After (+ up to 50 %
-// jitter); network errors are retried only when `idempotent`.
+// A request of step `step`, retried on 503/429 after Retry-After (times 0.5 to
+// 1.5); network errors are retried only when `idempotent`.
 async function call(step, method, p, o = {}, idempotent = false) {
     for (let attempt = 0; ; attempt++) {
         requests.total++;
+        const h = HASH_STEPS.has(step) ? 1 : 0;
+        hashing += h;
         const r = await request(method, p, o);
+        hashing -= h;
         countStatus(step, r.status, r.ms);
         if (r.status === 503 || r.status === 429) {
             const ra = Number(r.headers["retry-after"]);
             requests.retried++;
-            await sleep((Number.isFinite(ra) && ra >= 0 ? ra : 1) * 1000 * (1 + Math.random() / 2));
+            asleep += h;
+            // as the front end does (html/assets/app.js): Retry-After times a
+            // random 0.5 to 1.5, so a crowd turned away together is spread
+            // around the time it was told, not all after it
+            // (--retry-jitter after: 1 to 1.5, as this generator did before)
+            const f = opt.retryJitter === "after" ? 1 + Math.random() / 2 : 0.5 + Math.random();
+            await sleep((Number.isFinite(ra) && ra >= 0 ? ra : 1) * 1000 * f);
+            asleep -= h;
             continue;
         }
         if (r.status === "error" && idempotent && attempt < 5) {
@@ -350,6 +371,8 @@ async function main() {
     const ticker = setInterval(() => {
         const b = sec(now());
         b.active = active;
+        b.asleep = Math.max(b.asleep, asleep);
+        b.hashing = Math.max(b.hashing, hashing);
         const s = Math.floor(now() / 1000);
         if (s > 0 && s % 10 === 0 && lastLog !== s) {
             lastLog = s;
@@ -386,15 +409,18 @@ async function main() {
     }
     const timeline = seconds.map((b, i) => {
         const l = b.lat.sort((x, y) => x - y);
-        return [i + 1, b.done, b.ok, b.s503, b.s429, b.other, pct(l, 99).toFixed(1), b.active];
+        return [i + 1, b.done, b.ok, b.s503, b.s429, b.other, pct(l, 99).toFixed(1), b.active,
+                b.asleep, b.hashing];
     });
     let cum = 0;
     fs.writeFileSync(path.join(opt.out, "timeline.dat"),
-        "# second done_in_second 2xx_3xx 503 429 other p99_ms active done_total\n"
+        "# second done_in_second 2xx_3xx 503 429 other p99_ms active asleep_on_retry_after"
+        + " hash_requests_on_their_way done_total\n"
         + timeline.map((r) => { cum += r[1]; return [...r, cum].join(" "); }).join("\n") + "\n");
     const cpuS = (cpu.user + cpu.system) / 1e6;
     const result = {
         tag: opt.tag, users: opt.users, concurrency: opt.concurrency, think_s: opt.think,
+        timeline_t0_epoch_ms: T0_EPOCH_MS,
         wall_s: wall, journeys_done: journeysDone, journeys_failed: journeysFailed, failures,
         journeys_per_s: journeysDone / wall, requests, steps: stepOut,
         mail: { messages: mail.messages, confirm_links: mail.confirmLinks, without_link: mail.withoutLink,

@@ -21,7 +21,15 @@
 #   - the lost-check: registrations (users rows) = confirmation emails (one per
 #     recipient, none twice) = confirmed accounts = logins = CRM records (none
 #     written twice), all equal to N;
-#   - nginx worker RSS (largest seen, sampled every second);
+#   - nginx worker RSS (largest seen, sampled every second) and where it lies
+#     at that moment (bench/mem-breakdown.sh: heap, anonymous mappings, files);
+#   - the CPU seconds of each component during the journey (/proc: nginx's
+#     hashing threads apart from its event loops, PostgreSQL, the SQS
+#     emulator, the fake CRM, the generator), the floor they make ((all of
+#     it) / cores, against the hash bound), and how long the hashing threads
+#     stood idle (neither running nor waiting for a CPU) while users slept on
+#     a Retry-After (bench/cpu-snapshot.pl, bench/journey-cpu.pl): figures
+#     that a shared machine does not distort the way it does the wall time;
 #   - a PNG plot: journeys completed, 2xx, 503 and p99 per second
 #     (docs/journey.png, or BENCH_JOURNEY_PLOT).
 #
@@ -34,7 +42,13 @@
 #   BENCH_JOURNEY_RAW_SECONDS  seconds of each raw Argon2id run                 [10]
 #   BENCH_JOURNEY_MAX_QUEUE    max_queue of the hashing pool of each worker  [4096]
 #   BENCH_JOURNEY_PLOT         where the PNG goes                [docs/journey.png]
+#   BENCH_JOURNEY_RETRY        the generator's wait after a 503 or 429: around
+#                              (0.5-1.5 x Retry-After, as the front end) or
+#                              after (1-1.5 x)                          [around]
+#   BENCH_JOURNEY_CONF         the configuration template   [bench/journey.conf.in]
 #   XYZ_MODULE                 a module .so to load instead of building one
+#   (an earlier version, for a comparison: XYZ_MODULE, BENCH_JOURNEY_CONF and
+#   BENCH_JOURNEY_RETRY=after of that version)
 #
 # Runtime files: .run/bench-journey/ (nginx prefix and error log, the generator's
 # journey.json and timeline.dat, the fake CRM's log, the summary). Everything
@@ -62,6 +76,8 @@ CHEAP="${XYZ_BENCH_CHEAP:-0}"
 RAW_SECS="${BENCH_JOURNEY_RAW_SECONDS:-10}"
 MAX_QUEUE="${BENCH_JOURNEY_MAX_QUEUE:-4096}"
 PLOT="${BENCH_JOURNEY_PLOT:-$REPO/docs/journey.png}"
+RETRY="${BENCH_JOURNEY_RETRY:-around}"
+CONF_IN="${BENCH_JOURNEY_CONF:-$BENCH/journey.conf.in}"
 CORES="$(nproc)"
 WORKERS="$CORES"
 PG_POOL=16
@@ -82,6 +98,8 @@ for v in BENCH_JOURNEY_USERS:USERS BENCH_JOURNEY_CONCURRENCY:CONC \
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "${v%%:*} must be a positive integer (got '${!name}')"
 done
 [[ "$THINK" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_JOURNEY_THINK must be a number of seconds (got '$THINK')"
+[[ "$RETRY" =~ ^(around|after)$ ]] || die "BENCH_JOURNEY_RETRY must be around or after (got '$RETRY')"
+[ -f "$CONF_IN" ] || die "BENCH_JOURNEY_CONF: no file $CONF_IN"
 [ -z "${XYZ_DATABASE_URL:-}" ] \
     || die "the journey bench recreates database $DB in the private cluster; unset XYZ_DATABASE_URL"
 
@@ -247,7 +265,7 @@ B_JWT_KEY="$PREFIX/conf/jwt.key" perl -pe '
     BEGIN { print "# Rendered from bench/journey.conf.in by scripts/bench-journey.sh.\n" }
     next if /^\s*#/;
     s/\@([A-Z0-9_]+)\@/exists $ENV{"B_$1"} ? $ENV{"B_$1"} : die "no value for \@$1\@\n"/ge;
-' "$BENCH/journey.conf.in" > "$PREFIX/conf/nginx.conf"
+' "$CONF_IN" > "$PREFIX/conf/nginx.conf"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 "$NGINX" -q -t -p "$PREFIX/" -c conf/nginx.conf -e "$PREFIX/logs/error.log" \
     || die "configuration test failed: $PREFIX/conf/nginx.conf"
@@ -261,30 +279,58 @@ curl -sf -o /dev/null "http://127.0.0.1:$PORT/" || die "nginx does not answer; s
 MASTER="$(cat "$PREFIX/logs/nginx.pid")"
 log "nginx on 127.0.0.1:$PORT (master $MASTER), SMTP sink on 127.0.0.1:$SMTP_PORT"
 
-# Largest RSS of any nginx worker, sampled every second (into $RUN/rss.max, in kB).
+# Every second: the largest RSS of any nginx worker (into $RUN/rss.max, in kB,
+# and where it lies then, per worker, into $RUN/rss.peak), and the hashing
+# threads' time running and waiting for a CPU (the threads of a worker other
+# than its main one; /proc/PID/task/TID/schedstat) into $RUN/hash-threads.dat.
 echo 0 > "$RUN/rss.max"
+: > "$RUN/rss.peak"
+: > "$RUN/hash-threads.dat"
 (
     max=0
     while sleep 1; do
-        for p in $(ps -o pid= --ppid "$MASTER" 2>/dev/null); do
+        workers="$(ps -o pid= --ppid "$MASTER" 2>/dev/null)" || true
+        for p in $workers; do
             kb="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)"
-            [ "${kb:-0}" -gt "$max" ] && { max="$kb"; echo "$max" > "$RUN/rss.max"; }
+            if [ "${kb:-0}" -gt "$max" ]; then
+                max="$kb"; echo "$max" > "$RUN/rss.max"
+                for w in $workers; do
+                    "$BENCH/mem-breakdown.sh" "$w" "pid $w" 2>/dev/null || true
+                done > "$RUN/rss.peak"
+            fi
         done
+        for p in $workers; do
+            for t in /proc/"$p"/task/*; do
+                [ "${t##*/}" = "$p" ] || cat "$t/schedstat" 2>/dev/null
+            done
+        done | awk -v ms="$(date +%s%3N)" '{ r += $1; w += $2; n++ }
+            END { if (n) print ms, r, w, n }' >> "$RUN/hash-threads.dat"
     done
 ) &
 SAMPLER_PID=$!
 
+# the CPU each component has used so far (bench/cpu-snapshot.pl)
+PG_PID="$(head -1 "$("$S/pg.sh" datadir)/postmaster.pid" 2>/dev/null || true)"
+SQS_PID="$(cat "$REPO/.run/sqs/pid" 2>/dev/null || true)"
+cpu_snapshot() {
+    "$BENCH/cpu-snapshot.pl" nginx="$MASTER" postgres="$PG_PID" sqs="$SQS_PID" crm="$CRM_PID" \
+        > "$RUN/$1" 2>/dev/null || warn "no CPU snapshot ($1)"
+}
+
 step "2. the journey: $USERS users, $CONC at once, think ${THINK}s"
 TAG="j$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 CPU0="$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)"
+cpu_snapshot cpu.before
 node "$BENCH/journey.mjs" --url "http://127.0.0.1:$PORT" --smtp-port "$SMTP_PORT" \
     --users "$USERS" --concurrency "$CONC" --think "$THINK" --tag "$TAG" --out "$RUN" \
+    --retry-jitter "$RETRY" \
     > "$RUN/generator.out" 2>&1 &
 GEN_PID=$!
 touch "$RUN/generator.out"
 tail -n +1 -f --pid="$GEN_PID" "$RUN/generator.out" &
 TAIL_PID=$!
 wait "$GEN_PID" || warn "the generator exited with status $?"
+cpu_snapshot cpu.after
 GEN_PID=
 wait "$TAIL_PID" 2>/dev/null || true
 CPU1="$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)"
@@ -359,8 +405,8 @@ NON_OK="$(perl -MJSON::PP -0777 -ne '
     print join(" ", map { "$_=$o{$_}" } sort keys %o) || "none";' < "$J")"
 
 {
-    printf 'journey: %s users, %s at once, think %s s (uniform 0.5-1.5 x), Argon2id %s, %s workers\n' \
-        "$USERS" "$CONC" "$THINK" "$ARGON2" "$WORKERS"
+    printf 'journey: %s users, %s at once, think %s s (uniform 0.5-1.5 x), Argon2id %s, %s workers, retry %s Retry-After\n' \
+        "$USERS" "$CONC" "$THINK" "$ARGON2" "$WORKERS" "$RETRY"
     printf 'wall time:   %s s for %s journeys (%s failed) = %s journeys/s\n' \
         "$(printf '%.1f' "$WALL")" "$DONE" "$FAILED" "$(printf '%.2f' "$(jq_ journeys_per_s)")"
     if [ "$CHEAP" = 1 ]; then budget="the budget of 1.10 is for the production hash"; else budget="budget <= 1.10"; fi
@@ -379,7 +425,10 @@ NON_OK="$(perl -MJSON::PP -0777 -ne '
     else
         printf '             => MISMATCH: some count is not %s (or something came twice)\n' "$USERS"
     fi
-    printf 'nginx worker RSS: largest %s MB (budget < 64 MB)\n' "$RSS_MAX_MB"
+    printf 'nginx worker RSS: largest %s MB (budget < 64 MB); the workers then:\n' "$RSS_MAX_MB"
+    sed 's/^/    /' "$RUN/rss.peak"
+    "$BENCH/journey-cpu.pl" "$RUN" "$CORES" "$USERS" "$RAW" "$BOUND" "$WALL" \
+        || echo "CPU breakdown: not available"
     printf 'machine: %s cores, busy %s%% during the journey; load average before %s, at the end %s, after %s\n' \
         "$CORES" "$BUSY" "$LOAD_BEFORE" "$LOAD_DURING" "$LOAD_AFTER"
     spread="$(awk -v a="$RAW1" -v b="$RAW2" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%d", (a + b > 0) ? 200 * d / (a + b) : 0 }')"

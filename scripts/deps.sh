@@ -30,12 +30,18 @@ PACKAGES=(
     podman runc debootstrap catatonit
     # the plots of `make bench-journey` and `make bench-open`
     gnuplot-nox
+    # `make bench-runtime`: Java's BouncyCastle Argon2id next to libsodium and Node's
+    default-jdk-headless libbcprov-java
+    # npm ci builds the argon2 package from its sources (its prebuilt linux-x64
+    # binary crashes with Debian's Node): node-gyp needs Python, the compiler
+    # comes with build-essential, the headers with Node
+    python3
 )
 # Node.js from Debian only when no node is installed at all (another build may be present).
 # The SQS emulator (fauxqs 1.9.2) needs Node.js 20 or later; scripts/sqs.sh says so
 # when the node found is older.
 if ! command -v node >/dev/null 2>&1; then
-    PACKAGES+=(nodejs npm)
+    PACKAGES+=(nodejs npm libnode-dev)
 fi
 
 is_installed() {

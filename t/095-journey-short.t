@@ -42,5 +42,13 @@ like($out, qr/= logins 50 \(and \/api\/me 50\) = CRM records 50 \(0 upserted twi
 like($out, qr/answers other than 2xx\/3xx, 503, 429: none/,
      'no answer other than 2xx/3xx, 503 and 429');
 like($out, qr/generator CPU: [\d.]+ s/, 'the generator reports its CPU');
+like($out, qr/nginx worker RSS: largest [\d.]+ MB .*\n    pid \d+ +RSS +[\d.]+ MB \(peak +[\d.]+\): anonymous +[\d.]+ = heap\(brk\)/,
+     'the workers\' memory at the peak, and where it lies');
+like($out, qr/nginx hashing threads +[\d.]+ s.*\n +nginx event loops +[\d.]+ s/s,
+     'the CPU of each component');
+like($out, qr/CPU floor: \(hash [\d.]+ \+ other [\d.]+\) \/ \d+ cores = [\d.]+ s/,
+     'the CPU floor against the hash bound');
+like($out, qr/idle while users slept on a Retry-After: [\d.]+ thread-s/,
+     'the hashing threads\' idle time while users slept');
 
 done_testing();
