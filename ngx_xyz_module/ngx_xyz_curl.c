@@ -200,12 +200,6 @@ ngx_xyz_curl_create(ngx_log_t *log)
         return NULL;
     }
 
-    /* "Expect: 100-continue" would cost a round trip on every POST */
-    if (ngx_xyz_curl_header(h, "Expect:") != NGX_OK) {
-        ngx_xyz_curl_destroy(h);
-        return NULL;
-    }
-
     return h;
 }
 
@@ -240,6 +234,11 @@ ngx_xyz_curl_start(ngx_xyz_curl_t *h, const char *url)
                        "xyz curl: %p refused, %ui active",
                        h, ngx_xyz_curl.active);
         return NGX_BUSY;
+    }
+
+    /* "Expect: 100-continue" would cost a round trip on every POST */
+    if (!h->keep_expect && ngx_xyz_curl_header(h, "Expect:") != NGX_OK) {
+        return NGX_ERROR;
     }
 
     e = h->easy;

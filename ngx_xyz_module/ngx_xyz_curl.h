@@ -36,6 +36,8 @@ struct ngx_xyz_curl_s {
     ngx_str_t                   body;           /* request body, or empty */
     size_t                      sent;           /* of the body, uploads */
     unsigned                    upload:1;       /* SMTP: send body as data */
+    unsigned                    keep_expect:1;  /* no "Expect:" line: curl
+                                                   decides on 100-continue */
     ngx_msec_t                  timeout;        /* the whole transfer */
     size_t                      response_max;
 

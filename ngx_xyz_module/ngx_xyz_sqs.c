@@ -5,7 +5,6 @@
 
 
 #include "ngx_xyz_module.h"
-#include "ngx_xyz_sigv4.h"
 
 
 typedef struct {
@@ -77,37 +76,6 @@ ngx_xyz_sqs_conf_endpoint(ngx_conf_t *cf, ngx_xyz_sqs_conf_t *sqs)
         return NGX_CONF_ERROR;
     }
 
-    sqs->host.data = host;
-    sqs->host.len = p - host;
-
-    if (p == last) {
-        ngx_str_set(&sqs->path, "/");
-
-    } else {
-        sqs->path.data = p;
-        sqs->path.len = last - p;
-    }
-
-    /* the host and path are signed: keep NUL-terminated copies */
-
-    p = ngx_pnalloc(cf->pool, sqs->host.len + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(p, sqs->host.data, sqs->host.len);
-    p[sqs->host.len] = '\0';
-    sqs->host.data = p;
-
-    p = ngx_pnalloc(cf->pool, sqs->path.len + 1);
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(p, sqs->path.data, sqs->path.len);
-    p[sqs->path.len] = '\0';
-    sqs->path.data = p;
-
     return NGX_CONF_OK;
 }
 
@@ -117,13 +85,11 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     size_t len, ngx_msec_t timeout, ngx_pool_t **pool,
     ngx_xyz_sqs_call_pt handler, void *data, ngx_log_t *log)
 {
-    char                        *line, date[NGX_XYZ_SIGV4_DATE_LEN + 1];
-    char                         auth[512], xtarget[64];
+    char                        *line;
+    CURLcode                     cc;
     ngx_int_t                    rc;
     ngx_xyz_curl_t              *h;
     ngx_xyz_sqs_call_t          *call;
-    ngx_xyz_sigv4_header_t       hdr[3];
-    ngx_xyz_sigv4_request_t      sr;
     const ngx_xyz_aws_creds_t   *cred;
 
     cred = ngx_xyz_aws_credentials();
@@ -144,77 +110,63 @@ ngx_xyz_sqs_call(ngx_xyz_sqs_conf_t *sqs, const char *target, u_char *body,
     call->handler = handler;
     call->data = data;
 
-    if (ngx_xyz_sigv4_amz_date(ngx_time(), date) != 0) {
-        goto failed;
-    }
+    /*
+     * libcurl signs (SigV4): it adds X-Amz-Date from its clock and signs
+     * the method, the path, the Host it sends, the headers below and the
+     * body.  The key is set on every request: role credentials rotate.
+     *
+     * No "Expect:" line to turn off 100-continue: libcurl before 8.3.0
+     * signs that empty header although it does not send it, and the
+     * signature would not verify.  libcurl asks for 100-continue only
+     * above 1 MiB (that header goes unsigned and costs a round trip, no
+     * more), and the largest body the module sends is a SendMessageBatch
+     * of 10 outbox rows, each under 3 KiB once quoted: some 32 KiB.
+     */
 
-    ngx_sprintf((u_char *) xtarget, "AmazonSQS.%s%Z", target);
+    h->keep_expect = 1;
 
-    hdr[0].name = "content-type";
-    hdr[0].value = "application/x-amz-json-1.0";
-    hdr[1].name = "host";
-    hdr[1].value = (char *) sqs->host.data;
-    hdr[2].name = "x-amz-target";
-    hdr[2].value = xtarget;
-
-    ngx_memzero(&sr, sizeof(ngx_xyz_sigv4_request_t));
-
-    sr.method = "POST";
-    sr.path = (char *) sqs->path.data;
-    sr.query = "";
-    sr.headers = hdr;
-    sr.nheaders = 3;
-    sr.payload = body;
-    sr.payload_len = len;
-    sr.access_key = cred->access_key;
-    sr.secret_key = cred->secret_key;
-    sr.session_token = cred->session_token[0] ? cred->session_token : NULL;
-    sr.region = (char *) sqs->region.data;
-    sr.service = "sqs";
-    sr.amz_date = date;
-
-    if (ngx_xyz_sigv4_authorization(&sr, auth, sizeof(auth)) < 0) {
-        ngx_log_error(NGX_LOG_ERR, log, 0, "xyz: cannot sign an SQS request");
-        goto failed;
-    }
-
-    /* what was signed is what goes: the same host, type, target and date */
-
-    line = ngx_pnalloc(h->pool, 64 + sqs->host.len + sizeof(auth)
-                                + ngx_strlen(cred->session_token));
+    line = ngx_pnalloc(h->pool, sizeof("aws:amz::sqs") + sqs->region.len
+                                + sizeof("X-Amz-Security-Token: ")
+                                + ngx_strlen(cred->session_token) + 64);
     if (line == NULL) {
         goto failed;
     }
 
-    ngx_sprintf((u_char *) line, "Host: %s%Z", sqs->host.data);
-    if (ngx_xyz_curl_header(h, line) != NGX_OK
-        || ngx_xyz_curl_header(h, "Content-Type: application/x-amz-json-1.0")
-           != NGX_OK)
+    ngx_sprintf((u_char *) line, "aws:amz:%V:sqs%Z", &sqs->region);
+
+    cc = curl_easy_setopt(h->easy, CURLOPT_AWS_SIGV4, line);
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(h->easy, CURLOPT_USERNAME, cred->access_key);
+    }
+
+    if (cc == CURLE_OK) {
+        cc = curl_easy_setopt(h->easy, CURLOPT_PASSWORD, cred->secret_key);
+    }
+
+    if (cc != CURLE_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "xyz: cannot sign an SQS request: %s (libcurl 7.75 "
+                      "or later signs SigV4)", curl_easy_strerror(cc));
+        goto failed;
+    }
+
+    if (ngx_xyz_curl_header(h, "Content-Type: application/x-amz-json-1.0")
+        != NGX_OK)
     {
         goto failed;
     }
 
-    ngx_sprintf((u_char *) line, "X-Amz-Target: %s%Z", xtarget);
+    ngx_sprintf((u_char *) line, "X-Amz-Target: AmazonSQS.%s%Z", target);
     if (ngx_xyz_curl_header(h, line) != NGX_OK) {
         goto failed;
     }
 
-    ngx_sprintf((u_char *) line, "X-Amz-Date: %s%Z", date);
-    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
-        goto failed;
-    }
-
-    if (sr.session_token) {
+    if (cred->session_token[0]) {
         ngx_sprintf((u_char *) line, "X-Amz-Security-Token: %s%Z",
                     cred->session_token);
         if (ngx_xyz_curl_header(h, line) != NGX_OK) {
             goto failed;
         }
-    }
-
-    ngx_sprintf((u_char *) line, "Authorization: %s%Z", auth);
-    if (ngx_xyz_curl_header(h, line) != NGX_OK) {
-        goto failed;
     }
 
     h->body.data = body;

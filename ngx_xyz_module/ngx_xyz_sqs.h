@@ -31,8 +31,6 @@ typedef struct {
 typedef struct {
     ngx_str_t                region;
     ngx_str_t                endpoint;       /* scheme://host[:port][/path] */
-    ngx_str_t                host;           /* the Host header */
-    ngx_str_t                path;           /* "/" unless given */
     ngx_xyz_sqs_queue_t      queue[NGX_XYZ_QUEUES];
     ngx_msec_t               timeout;
 } ngx_xyz_sqs_conf_t;

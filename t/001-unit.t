@@ -15,8 +15,8 @@ make_path($out);
 
 my %tests = (
     'test_register_input' => [ qw(ngx_xyz_validate.c ngx_xyz_register_input.c) ],
-    'test_sigv4' => [ qw(ngx_xyz_sigv4.c) ],
-    'test_aws_creds' => [ qw(ngx_xyz_aws_creds.c ngx_xyz_sigv4.c) ],
+    'test_uri' => [ qw(ngx_xyz_uri.c) ],
+    'test_aws_creds' => [ qw(ngx_xyz_aws_creds.c ngx_xyz_uri.c) ],
     'test_sqs_json' => [ qw(ngx_xyz_json.c ngx_xyz_sqs_json.c) ],
     'test_template' => [ qw(ngx_xyz_json.c ngx_xyz_template.c) ],
     'test_mime' => [ qw(ngx_xyz_mime.c) ],

@@ -38,7 +38,7 @@ my $gmime = pkg('gmime-3.0');
 my $jwt = -e '/usr/include/jwt.h' ? [ '-ljwt' ] : undef;
 
 my @checks = (
-    [ 'check_curl_sigv4', [ qw(ngx_xyz_sigv4.c) ],
+    [ 'check_curl_sigv4', [],
       [ '-lcurl', '-lcrypto', '-lpthread' ], [] ],
     [ 'check_gmime', [ qw(ngx_xyz_mime.c) ], $gmime,
       [ "$root/conf/templates/confirm.es.txt",

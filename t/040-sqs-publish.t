@@ -1,15 +1,23 @@
 # The outbox relay: every registration's messages reach SQS (the local
-# emulator), signed, with their content; an SQS outage loses nothing; two
+# emulator), signed (the signature checked by XyzSigv4's verifier, since the
+# emulator checks none), with their content; an SQS outage loses nothing; two
 # nginx instances sweeping one database send each row once.
 
 use Test::Nginx::Socket;
 use XyzTest;
 use XyzSqs;
+use XyzSigv4;
 
 BEGIN {
     if (!$ENV{TEST_NGINX_SQS_ENDPOINT}) {
         Test::More::plan(skip_all => 'needs the SQS emulator (make test)');
     }
+
+    # every SQS call of the suite passes it: a request whose SigV4
+    # signature does not verify with these secrets gets a 403
+    XyzSigv4::sigv4_verifier_start(AKIDTEST => 'test-secret',
+                                   ASIACONTAINER => 'container-secret',
+                                   ASIAWEBIDENTITY => 'web-secret');
 }
 
 plan 'no_plan';
@@ -38,9 +46,10 @@ sub reg {
            . XyzTest::register_json(email => "$tag-$::run\@example.com", %f);
 }
 
-# the relay's directives; the endpoint is a checking proxy in front of the
-# emulator (the second server below), so a malformed Authorization header
-# makes publishing fail
+# the relay's directives; the endpoint is a checking proxy (the second server
+# below) in front of the signature verifier in front of the emulator, so a
+# malformed Authorization header or a signature that does not verify makes
+# publishing fail
 our $http_config = <<'_EOC_';
     xyz_pg_dsn "$TEST_NGINX_PG_DSN";
     xyz_hash_thread_pool xyz_hash;
@@ -65,9 +74,22 @@ our $http_config = <<'_EOC_';
                 return 403 '{"__type":"com.amazonaws.sqs#InvalidSignatureException","message":"malformed X-Amz-Date"}';
             }
 
-            proxy_pass $TEST_NGINX_SQS_ENDPOINT;
+            proxy_set_header Host $http_host;
+            proxy_pass $TEST_NGINX_SIGV4_VERIFIER;
         }
     }
+_EOC_
+
+# the relay straight to the signature verifier, no nginx proxy between
+our $verified_http_config = <<'_EOC_';
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=1024 t=1 p=1;
+    xyz_sqs_region us-east-1;
+    xyz_sqs_endpoint $TEST_NGINX_SIGV4_VERIFIER;
+    xyz_sqs_queue email $TEST_NGINX_SQS_EMAIL_QUEUE;
+    xyz_sqs_queue crm $TEST_NGINX_SQS_CRM_QUEUE;
+    xyz_sqs_timeout 2s;
 _EOC_
 
 add_block_preprocessor(sub {
@@ -108,7 +130,15 @@ sub by_type {
     return \%h;
 }
 
-END { XyzSqs::sqs_start() if $ENV{TEST_NGINX_SQS_ENDPOINT} }
+END {
+    if ($ENV{TEST_NGINX_SQS_ENDPOINT}) {
+        XyzSqs::sqs_start();
+        # TEST 11's rows, signed with a wrong secret, are not to be sent on
+        XyzTest::psql("UPDATE outbox SET published_at = now() "
+                      . "WHERE published_at IS NULL "
+                      . "AND payload->>'email' LIKE 'badsig-%'");
+    }
+}
 
 run_tests();
 
@@ -317,7 +347,8 @@ GET /metrics
             if ($http_x_amz_security_token != "container-session-token") {
                 return 403 '{"__type":"com.amazonaws.sqs#InvalidClientTokenId","message":"no session token"}';
             }
-            proxy_pass $TEST_NGINX_SQS_ENDPOINT;
+            proxy_set_header Host $http_host;
+            proxy_pass $TEST_NGINX_SIGV4_VERIFIER;
         }
     }
 --- init
@@ -377,7 +408,8 @@ SQS did not take
             if ($http_x_amz_security_token != "web-session&token") {
                 return 403 '{"__type":"com.amazonaws.sqs#InvalidClientTokenId","message":"no session token"}';
             }
-            proxy_pass $TEST_NGINX_SQS_ENDPOINT;
+            proxy_set_header Host $http_host;
+            proxy_pass $TEST_NGINX_SIGV4_VERIFIER;
         }
     }
 --- init
@@ -397,3 +429,42 @@ xyz: AWS credentials refreshed
 --- no_error_log
 [alert]
 SQS did not take
+
+
+
+=== TEST 10: straight to the signature verifier: SigV4 signed by libcurl verifies
+--- http_config eval: $::verified_http_config
+--- init
+XyzSqs::sqs_purge($::email_q);
+--- request eval
+[ ::reg("sig1"), ::reg("sig2"),
+  [ "GET /metr", { value => "ics\n", delay_before => 1 } ] ]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[202, 202, 200]
+--- response_body_like eval
+["", "", qr/xyz_outbox_published_total\{kind="email"\} 2\n.*xyz_sqs_requests_total\{result="error"\} 0\n/s]
+
+
+
+=== TEST 11: a signature made with another secret is refused: nothing is published
+--- main_config
+    thread_pool xyz_hash threads=2 max_queue=64;
+    env AWS_ACCESS_KEY_ID=AKIDTEST;
+    env AWS_SECRET_ACCESS_KEY=not-the-test-secret;
+--- http_config eval: $::verified_http_config
+--- request eval
+[ ::reg("badsig1"),
+  [ "GET /metr", { value => "ics\n", delay_before => 1 } ] ]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[202, 200]
+--- response_body_like eval
+["", qr/xyz_outbox_published_total\{kind="email"\} 0\n/]
+--- error_log
+InvalidSignatureException: signature does not match
+--- no_error_log
+[alert]
+[crit]

@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 #include <yajl/yajl_tree.h>
 
-#include "ngx_xyz_sigv4.h"
+#include "ngx_xyz_uri.h"
 #include "ngx_xyz_aws_creds.h"
 
 
@@ -672,8 +672,7 @@ ngx_xyz_aws_sts_web_identity_query(const char *role_arn,
 
     k = (size_t) n;
 
-    n = ngx_xyz_sigv4_uri_encode(role_arn, strlen(role_arn), out + k,
-                                 size - k);
+    n = ngx_xyz_uri_encode(role_arn, strlen(role_arn), out + k, size - k);
     if (n < 0) {
         return -1;
     }
@@ -689,7 +688,7 @@ ngx_xyz_aws_sts_web_identity_query(const char *role_arn,
 
     k += (size_t) n;
 
-    n = ngx_xyz_sigv4_uri_encode(token, token_len, out + k, size - k);
+    n = ngx_xyz_uri_encode(token, token_len, out + k, size - k);
 
     if (n < 0) {
         return -1;

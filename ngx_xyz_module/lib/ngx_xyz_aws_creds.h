@@ -6,7 +6,7 @@
  * credentials endpoint (ECS, EKS Pod Identity) and of STS
  * AssumeRoleWithWebIdentity, and the query of that STS call.  Pure C over
  * plain buffers: no nginx types, so that unit tests and fuzzers call them
- * directly.  Link with -lyajl -lcrypto (and ngx_xyz_sigv4.c).
+ * directly.  Link with -lyajl -lcrypto (and ngx_xyz_uri.c).
  */
 
 
