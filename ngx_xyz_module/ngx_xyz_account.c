@@ -69,8 +69,6 @@ static ngx_int_t ngx_xyz_confirm_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_confirm_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_confirm_start(ngx_http_request_t *r,
     const char *token, size_t len, ngx_uint_t redirect);
-static void ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
-    PGresult *res);
 static ngx_int_t ngx_xyz_mail_request_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_mail_request_body(ngx_http_request_t *r,
     yajl_val body, ngx_uint_t what);
@@ -83,8 +81,6 @@ static ngx_int_t ngx_xyz_reset_body(ngx_http_request_t *r, yajl_val body);
 static void ngx_xyz_reset_checked(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_reset_hashed(ngx_http_request_t *r);
-static void ngx_xyz_reset_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
-    PGresult *res);
 static ngx_int_t ngx_xyz_admin_handler(ngx_http_request_t *r);
 static void ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
@@ -96,6 +92,8 @@ static ngx_int_t ngx_xyz_acc_answer(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
     const char *result);
 static void ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
     const char *result);
+static void ngx_xyz_acc_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
+    PGresult *res);
 static ngx_int_t ngx_xyz_resend_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_xyz_resend_body(ngx_http_request_t *r, yajl_val body);
 static ngx_int_t ngx_xyz_reset_request_body(ngx_http_request_t *r,
@@ -396,7 +394,7 @@ ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
     ctx->values[0] = ctx->hash;
 
     rc = ngx_xyz_acc_query(ctx, ngx_xyz_confirm_sql, 1,
-                           ngx_xyz_confirm_done);
+                           ngx_xyz_acc_done);
 
     if (rc == NGX_DECLINED) {
         return ngx_xyz_reply_try_again(r);
@@ -408,20 +406,6 @@ ngx_xyz_confirm_start(ngx_http_request_t *r, const char *token, size_t len,
     }
 
     return NGX_DONE;
-}
-
-
-static void
-ngx_xyz_confirm_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
-{
-    ngx_xyz_acc_ctx_t *ctx = q->data;
-
-    if (rc == NGX_OK && PQntuples(res) == 1) {
-        ngx_xyz_acc_finalize(ctx, NGX_OK, PQgetvalue(res, 0, 0));
-        return;
-    }
-
-    ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
 }
 
 
@@ -729,25 +713,11 @@ ngx_xyz_reset_hashed(ngx_http_request_t *r)
     ctx->values[0] = ctx->hash;
     ctx->values[1] = ctx->job.hash;
 
-    if (ngx_xyz_acc_query(ctx, ngx_xyz_reset_sql, 2, ngx_xyz_reset_done)
+    if (ngx_xyz_acc_query(ctx, ngx_xyz_reset_sql, 2, ngx_xyz_acc_done)
         != NGX_DONE)
     {
         ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
     }
-}
-
-
-static void
-ngx_xyz_reset_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
-{
-    ngx_xyz_acc_ctx_t *ctx = q->data;
-
-    if (rc == NGX_OK && PQntuples(res) == 1) {
-        ngx_xyz_acc_finalize(ctx, NGX_OK, PQgetvalue(res, 0, 0));
-        return;
-    }
-
-    ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
 }
 
 
@@ -765,14 +735,7 @@ ngx_xyz_admin_handler(ngx_http_request_t *r)
         ngx_string("suppressed"), ngx_null_string
     };
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_http_discard_request_body(r);
-        (void) ngx_xyz_add_header(r, "Allow", "GET");
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use GET");
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_xyz_api_get(r);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -852,7 +815,6 @@ ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
     ngx_xyz_acc_ctx_t *ctx = q->data;
 
-    ngx_str_t            body;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -861,21 +823,9 @@ ngx_xyz_admin_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 
     if (rc != NGX_OK || PQntuples(res) != 1) {
         ngx_http_finalize_request(r, ngx_xyz_reply_try_again(r));
-        ngx_http_run_posted_requests(c);
-        return;
-    }
-
-    body.len = PQgetlength(res, 0, 0) + 1;
-    body.data = ngx_pnalloc(r->pool, body.len);
-
-    if (body.data == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 
     } else {
-        ngx_memcpy(body.data, PQgetvalue(res, 0, 0), body.len - 1);
-        body.data[body.len - 1] = '\n';
-        ngx_http_finalize_request(r, ngx_xyz_reply_json(r, NGX_HTTP_OK,
-                                                        &body));
+        ngx_http_finalize_request(r, ngx_xyz_reply_result(r, res));
     }
 
     ngx_http_run_posted_requests(c);
@@ -973,6 +923,22 @@ ngx_xyz_acc_finalize(ngx_xyz_acc_ctx_t *ctx, ngx_int_t rc,
 
     ngx_http_finalize_request(r, ngx_xyz_acc_answer(ctx, rc, result));
     ngx_http_run_posted_requests(c);
+}
+
+
+/* a function of one result (confirm, reset): the reply names it */
+
+static void
+ngx_xyz_acc_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
+{
+    ngx_xyz_acc_ctx_t *ctx = q->data;
+
+    if (rc == NGX_OK && PQntuples(res) == 1) {
+        ngx_xyz_acc_finalize(ctx, NGX_OK, PQgetvalue(res, 0, 0));
+        return;
+    }
+
+    ngx_xyz_acc_finalize(ctx, NGX_ERROR, NULL);
 }
 
 

@@ -3,7 +3,8 @@
  * Copyright (C) the XYZ sign-up authors
  *
  * What the account locations share: a POST with a small JSON body from
- * this site (method, type, size and Origin checked, the body parsed), the
+ * this site (method, type, size and Origin checked, the body parsed), a
+ * GET of JSON (the method checked, any body discarded), the
  * client address for throttles, tokens and their hashes, and handing a
  * query's outbox rows to the relay.
  */
@@ -22,6 +23,7 @@ typedef struct {
 
 
 static void ngx_xyz_api_body(ngx_http_request_t *r);
+static void ngx_xyz_api_query_cleanup(void *data);
 
 
 /*
@@ -179,6 +181,69 @@ ngx_xyz_api_check(ngx_http_request_t *r, const ngx_xyz_api_opts_t *opts,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A GET (or HEAD) of JSON: NGX_OK, or what the handler returns (a 405
+ * that says so, or the failure to discard a body).
+ */
+
+ngx_int_t
+ngx_xyz_api_get(ngx_http_request_t *r)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_discard_request_body(r);
+        (void) ngx_xyz_add_header(r, "Allow", "GET");
+        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
+                                   "method_not_allowed", NULL, "use GET");
+    }
+
+    return ngx_http_discard_request_body(r);
+}
+
+
+/*
+ * A query without parameters whose answer finalizes r: it lives in r's
+ * memory and goes with r (a client that went away is not called back).
+ * NGX_DONE: r waits for handler, whose q->data is r; NGX_DECLINED: the
+ * database cannot take it now; NGX_ERROR: no memory.
+ */
+
+ngx_int_t
+ngx_xyz_api_query(ngx_http_request_t *r, ngx_xyz_pg_pool_t *pool,
+    const char *sql, ngx_xyz_pg_handler_pt handler)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_xyz_pg_query_t  *q;
+
+    q = ngx_palloc(r->pool, sizeof(ngx_xyz_pg_query_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (q == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_xyz_pg_query_init(q, sql, 0, NULL, handler, r, r->connection->log);
+
+    cln->handler = ngx_xyz_api_query_cleanup;
+    cln->data = q;
+
+    if (ngx_xyz_pg_query(pool, q) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_xyz_api_query_cleanup(void *data)
+{
+    ngx_xyz_pg_query_t *q = data;
+
+    ngx_xyz_pg_cancel(q);
 }
 
 

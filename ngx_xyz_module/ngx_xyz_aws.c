@@ -45,6 +45,8 @@ typedef struct {
 static void ngx_xyz_aws_fetch(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_aws_fetch_container(void);
 static ngx_int_t ngx_xyz_aws_fetch_web_identity(void);
+static ngx_int_t ngx_xyz_aws_ask(ngx_xyz_curl_t *h, char *url,
+    ngx_msec_t timeout);
 static void ngx_xyz_aws_fetched(ngx_xyz_curl_t *h);
 static ssize_t ngx_xyz_aws_read_file(const char *name, u_char *buf,
     size_t size);
@@ -228,15 +230,9 @@ ngx_xyz_aws_fetch_container(void)
         ngx_explicit_memzero(buf, sizeof(buf));
     }
 
-    h->timeout = 5000;
-    h->response_max = NGX_XYZ_AWS_ANSWER_MAX;
-    h->handler = ngx_xyz_aws_fetched;
-
-    if (ngx_xyz_curl_start(h, url) != NGX_OK) {
-        goto failed;
+    if (ngx_xyz_aws_ask(h, url, 5000) == NGX_OK) {
+        return NGX_OK;
     }
-
-    return NGX_OK;
 
 failed:
 
@@ -303,15 +299,9 @@ ngx_xyz_aws_fetch_web_identity(void)
                     &ngx_xyz_aws.region, query);
     }
 
-    h->timeout = 10000;
-    h->response_max = NGX_XYZ_AWS_ANSWER_MAX;
-    h->handler = ngx_xyz_aws_fetched;
-
-    if (ngx_xyz_curl_start(h, url) != NGX_OK) {
-        goto failed;
+    if (ngx_xyz_aws_ask(h, url, 10000) == NGX_OK) {
+        return NGX_OK;
     }
-
-    return NGX_OK;
 
 failed:
 
@@ -320,6 +310,19 @@ failed:
     ngx_xyz_curl_destroy(h);
 
     return NGX_ERROR;
+}
+
+
+/* every source of credentials answers ngx_xyz_aws_fetched() */
+
+static ngx_int_t
+ngx_xyz_aws_ask(ngx_xyz_curl_t *h, char *url, ngx_msec_t timeout)
+{
+    h->timeout = timeout;
+    h->response_max = NGX_XYZ_AWS_ANSWER_MAX;
+    h->handler = ngx_xyz_aws_fetched;
+
+    return ngx_xyz_curl_start(h, url);
 }
 
 

@@ -60,7 +60,6 @@ typedef struct {
     ngx_xyz_main_conf_t     *xmcf;
     ngx_log_t               *log;
     ngx_xyz_poller_t         poller;
-    ngx_xyz_batch_t         *batch;
 } ngx_xyz_consumer_t;
 
 
@@ -75,14 +74,9 @@ struct ngx_xyz_batch_s {
     ngx_uint_t               finished;
     ngx_uint_t               calls;              /* clean-up calls and
                                                     queries under way */
-    ngx_uint_t               renewing;           /* lease renewals under
-                                                    way */
     ngx_msec_t               deadline;           /* the linger's end */
-    ngx_event_t              guard;
     ngx_event_t              gather;             /* the next receive */
     ngx_event_t              renew;              /* keeps the leases */
-    ngx_event_t              end;                /* posted: free the pool */
-    unsigned                 ending:1;
     unsigned                 grouped:1;
     unsigned                 gathering:1;        /* more receives to come */
     unsigned                 cleaning:1;
@@ -120,6 +114,8 @@ static void ngx_xyz_job_reserved(ngx_xyz_pg_query_t *q, ngx_int_t rc,
 static void ngx_xyz_job_wait_handler(ngx_event_t *ev);
 static void ngx_xyz_job_send(ngx_xyz_job_t *job);
 static void ngx_xyz_group_send(ngx_xyz_batch_t *b);
+static ngx_int_t ngx_xyz_job_record(ngx_xyz_job_t *job, const char *result,
+    ngx_xyz_pg_handler_pt handler);
 static void ngx_xyz_job_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static void ngx_xyz_job_finish(ngx_xyz_job_t *job);
@@ -133,8 +129,6 @@ static void ngx_xyz_batch_record(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
     const char *result);
 static void ngx_xyz_batch_recorded(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
-static void ngx_xyz_batch_end(ngx_xyz_batch_t *b);
-static void ngx_xyz_batch_end_handler(ngx_event_t *ev);
 static void ngx_xyz_batch_free(void *data);
 static void ngx_xyz_unit_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
     ngx_uint_t retry_seconds, const char *detail);
@@ -142,7 +136,6 @@ static ngx_uint_t ngx_xyz_grouped(ngx_xyz_batch_t *b);
 static ngx_xyz_job_t *ngx_xyz_job_unit(ngx_xyz_job_t *job);
 static void ngx_xyz_job_peer_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
-static void ngx_xyz_batch_guard_handler(ngx_event_t *ev);
 static ngx_int_t ngx_xyz_batch_call(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
     const char *target, u_char *body, int len, ngx_xyz_sqs_call_pt handler);
 static ngx_uint_t ngx_xyz_job_backoff(ngx_xyz_job_t *job);
@@ -340,13 +333,6 @@ ngx_xyz_dispatch_exit_process(void)
         ngx_xyz_consumers[k] = NULL;
 
         ngx_xyz_poller_stop(&c->poller);
-
-        /* what was received and not finished reappears after its
-         * visibility timeout */
-        if (c->batch) {
-            ngx_destroy_pool(c->batch->pool);
-            c->batch = NULL;
-        }
     }
 }
 
@@ -358,56 +344,37 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     ngx_uint_t                max;
     ngx_pool_t               *pool;
     ngx_xyz_batch_t          *b;
-    ngx_pool_cleanup_t       *cln;
     ngx_xyz_consumer_t       *c;
     ngx_xyz_dispatch_conf_t  *dc;
 
     c = ev->data;
     dc = &c->xmcf->dispatch;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate || c->batch) {
-        return;
-    }
-
     /* a group may take more than one receive can give */
 
     max = c->channel->group ? ngx_max(c->channel->batch, 1)
                             : NGX_XYZ_SQS_BATCH_MAX;
 
-    pool = ngx_create_pool(16384, c->log);
-    if (pool == NULL) {
-        ngx_xyz_poller_again(&c->poller, 1000);
+    b = ngx_xyz_poller_batch(&c->poller, sizeof(ngx_xyz_batch_t),
+                             ngx_xyz_batch_free);
+    if (b == NULL) {
         return;
     }
 
-    b = ngx_pcalloc(pool, sizeof(ngx_xyz_batch_t));
-    cln = ngx_pool_cleanup_add(pool, 0);
-
-    if (b == NULL || cln == NULL) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_poller_again(&c->poller, 1000);
-        return;
-    }
+    pool = c->poller.pool;
 
     b->msgs = ngx_pcalloc(pool, max * sizeof(ngx_xyz_sqs_received_t));
     b->jobs = ngx_pcalloc(pool, max * sizeof(ngx_xyz_job_t));
     b->group = ngx_pcalloc(pool, max * sizeof(ngx_xyz_job_t *));
 
     if (b->msgs == NULL || b->jobs == NULL || b->group == NULL) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_poller_again(&c->poller, 1000);
+        ngx_xyz_poller_drop(&c->poller, 1000);
         return;
     }
 
     b->pool = pool;
     b->consumer = c;
     b->max = max;
-    cln->handler = ngx_xyz_batch_free;
-    cln->data = b;
-
-    b->guard.handler = ngx_xyz_batch_guard_handler;
-    b->guard.data = b;
-    b->guard.log = c->log;
 
     b->gather.handler = ngx_xyz_batch_gather_handler;
     b->gather.data = b;
@@ -420,12 +387,8 @@ ngx_xyz_consumer_poll(ngx_event_t *ev)
     rc = ngx_xyz_batch_receive(b, (int) dc->poll);
 
     if (rc != NGX_OK) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_poller_again(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
-        return;
+        ngx_xyz_poller_drop(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
     }
-
-    c->batch = b;
 }
 
 
@@ -475,24 +438,13 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     }
 
     if (rc != NGX_OK) {
-        /* the error may be in the batch's memory: logged first */
-        c->batch = NULL;
         ngx_xyz_poller_failed(&c->poller, error);
-        ngx_destroy_pool(b->pool);
         return;
     }
 
-    c->poller.backoff = 0;
-
-    n = ngx_xyz_poller_messages(b->pool, response, &b->msgs[b->n],
+    n = ngx_xyz_poller_messages(&c->poller, response, &b->msgs[b->n],
                                 ngx_min(b->max - b->n,
                                         NGX_XYZ_SQS_RECEIVE_MAX));
-
-    if (n < 0) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "xyz: an answer to ReceiveMessage SQS should not "
-                      "give");
-    }
 
     if (n <= 0 && b->n) {
         if (n < 0) {
@@ -506,9 +458,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
     }
 
     if (n <= 0) {
-        c->batch = NULL;
-        ngx_destroy_pool(b->pool);
-        ngx_xyz_poller_again(&c->poller, n < 0 ? 1000 : 0);
+        ngx_xyz_poller_drop(&c->poller, n < 0 ? 1000 : 0);
         return;
     }
 
@@ -520,7 +470,7 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
                    c->sender->name);
 
     if (first == 0) {
-        ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+        ngx_add_timer(&c->poller.guard, c->xmcf->dispatch.lease);
         ngx_add_timer(&b->renew, c->xmcf->dispatch.lease / 2);
 
         if (b->max > NGX_XYZ_SQS_RECEIVE_MAX) {
@@ -561,12 +511,8 @@ ngx_xyz_consumer_received(void *data, ngx_int_t rc, ngx_str_t *response,
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
                        "xyz dispatch: begin row %L", job->msg->outbox_id);
 
-        job->query.sql = ngx_xyz_begin_sql;
-        job->query.nparams = 3;
-        job->query.values = job->values;
-        job->query.handler = ngx_xyz_job_begun;
-        job->query.data = job;
-        job->query.log = c->log;
+        ngx_xyz_pg_query_init(&job->query, ngx_xyz_begin_sql, 3,
+                              job->values, ngx_xyz_job_begun, job, c->log);
 
         if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
             b->begun++;
@@ -682,7 +628,7 @@ ngx_xyz_batch_renew_handler(ngx_event_t *ev)
 
     c = b->consumer;
 
-    if (b->cleaning || b->ending) {
+    if (b->cleaning || c->poller.ending) {
         return;
     }
 
@@ -713,7 +659,7 @@ ngx_xyz_batch_renew_handler(ngx_event_t *ev)
                                 c->log)
                == NGX_OK)
         {
-            b->renewing++;
+            c->poller.holds++;
 
         } else {
             ngx_log_error(NGX_LOG_WARN, c->log, 0,
@@ -722,7 +668,7 @@ ngx_xyz_batch_renew_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+    ngx_add_timer(&c->poller.guard, c->xmcf->dispatch.lease);
     ngx_add_timer(&b->renew, c->xmcf->dispatch.lease / 2);
 }
 
@@ -739,11 +685,7 @@ ngx_xyz_batch_renewed(void *data, ngx_int_t rc, ngx_str_t *response,
                       "come back before the batch ends", error);
     }
 
-    /* the batch's end waited for this answer: it may go now */
-
-    if (--b->renewing == 0 && b->ending) {
-        ngx_post_event(&b->end, &ngx_posted_events);
-    }
+    ngx_xyz_poller_release(&b->consumer->poller);
 }
 
 
@@ -850,12 +792,8 @@ ngx_xyz_job_reserve(ngx_xyz_job_t *job)
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, b->consumer->log, 0,
                    "xyz dispatch: reserve slot %p, rate %s", job, job->rate);
 
-    job->query.sql = ngx_xyz_reserve_sql;
-    job->query.nparams = 4;
-    job->query.values = job->values;
-    job->query.handler = ngx_xyz_job_reserved;
-    job->query.data = job;
-    job->query.log = b->consumer->log;
+    ngx_xyz_pg_query_init(&job->query, ngx_xyz_reserve_sql, 4, job->values,
+                          ngx_xyz_job_reserved, job, b->consumer->log);
 
     if (ngx_xyz_pg_query(b->consumer->xmcf->pg_pool, &job->query) != NGX_OK) {
         ngx_xyz_unit_done(job, NGX_XYZ_RETRY, 0, "database unavailable");
@@ -1148,21 +1086,33 @@ ngx_xyz_job_done(ngx_xyz_job_t *job, ngx_uint_t outcome,
         return;
     }
 
-    job->values[0] = job->id;
-    job->values[1] = results[outcome];
-    job->values[2] = job->detail;
-
-    job->query.sql = ngx_xyz_end_sql;
-    job->query.nparams = 3;
-    job->query.values = job->values;
-    job->query.handler = ngx_xyz_job_recorded;
-    job->query.data = job;
-    job->query.log = c->log;
-
-    if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
+    if (ngx_xyz_job_record(job, results[outcome], ngx_xyz_job_recorded)
+        != NGX_OK)
+    {
         /* unrecorded: after the lease another dispatcher sends it again */
         ngx_xyz_job_finish(job);
     }
+}
+
+
+/* xyz_delivery_end() of a job: "sent", "retry" or "dead", and why */
+
+static ngx_int_t
+ngx_xyz_job_record(ngx_xyz_job_t *job, const char *result,
+    ngx_xyz_pg_handler_pt handler)
+{
+    ngx_xyz_consumer_t  *c;
+
+    c = job->batch->consumer;
+
+    job->values[0] = job->id;
+    job->values[1] = result;
+    job->values[2] = job->detail;
+
+    ngx_xyz_pg_query_init(&job->query, ngx_xyz_end_sql, 3, job->values,
+                          handler, job, c->log);
+
+    return ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query);
 }
 
 
@@ -1351,18 +1301,7 @@ ngx_xyz_batch_record(ngx_xyz_batch_t *b, ngx_xyz_job_t *job,
         return;
     }
 
-    job->values[0] = job->id;
-    job->values[1] = result;
-    job->values[2] = job->detail;
-
-    job->query.sql = ngx_xyz_end_sql;
-    job->query.nparams = 3;
-    job->query.values = job->values;
-    job->query.handler = ngx_xyz_batch_recorded;
-    job->query.data = job;
-    job->query.log = c->log;
-
-    if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) == NGX_OK) {
+    if (ngx_xyz_job_record(job, result, ngx_xyz_batch_recorded) == NGX_OK) {
         b->calls++;
         return;
     }
@@ -1415,7 +1354,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
         ngx_log_error(NGX_LOG_ERR, c->log, 0,
                       "xyz: cannot delete the handled messages from the %s "
                       "queue", c->sender->name);
-        ngx_xyz_batch_end(b);
+        ngx_xyz_poller_end(&c->poller);
         return;
     }
 
@@ -1485,7 +1424,7 @@ ngx_xyz_batch_delete(ngx_xyz_batch_t *b)
     }
 
     if (b->calls == 0) {
-        ngx_xyz_batch_end(b);
+        ngx_xyz_poller_end(&c->poller);
     }
 }
 
@@ -1511,46 +1450,8 @@ ngx_xyz_batch_call_done(void *data, ngx_int_t rc, ngx_str_t *response,
     }
 
     if (--b->calls == 0) {
-        ngx_xyz_batch_end(b);
+        ngx_xyz_poller_end(&b->consumer->poller);
     }
-}
-
-
-static void
-ngx_xyz_batch_end(ngx_xyz_batch_t *b)
-{
-    if (b->ending) {
-        return;
-    }
-
-    b->ending = 1;
-
-    b->end.handler = ngx_xyz_batch_end_handler;
-    b->end.data = b;
-    b->end.log = b->consumer->log;
-
-    ngx_post_event(&b->end, &ngx_posted_events);
-}
-
-
-static void
-ngx_xyz_batch_end_handler(ngx_event_t *ev)
-{
-    ngx_xyz_batch_t *b = ev->data;
-
-    ngx_xyz_consumer_t  *c;
-
-    if (b->renewing) {
-        /* a lease renewal's answer is still to come into this batch */
-        return;
-    }
-
-    c = b->consumer;
-    c->batch = NULL;
-
-    ngx_destroy_pool(b->pool);
-
-    ngx_xyz_poller_again(&c->poller, 0);
 }
 
 
@@ -1606,10 +1507,6 @@ ngx_xyz_batch_free(void *data)
         ngx_del_timer(&b->unit.wait);
     }
 
-    if (b->guard.timer_set) {
-        ngx_del_timer(&b->guard);
-    }
-
     if (b->gather.timer_set) {
         ngx_del_timer(&b->gather);
     }
@@ -1618,27 +1515,11 @@ ngx_xyz_batch_free(void *data)
         ngx_del_timer(&b->renew);
     }
 
-    if (b->end.posted) {
-        ngx_delete_posted_event(&b->end);
-    }
-
     for (i = 0; i < b->n; i++) {
         ngx_xyz_pg_cancel(&b->jobs[i].result_query);
     }
 
     ngx_xyz_pg_cancel(&b->unit.result_query);
-}
-
-
-static void
-ngx_xyz_batch_guard_handler(ngx_event_t *ev)
-{
-    ngx_xyz_batch_t *b = ev->data;
-
-    ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
-                  "xyz: a %s batch outlived its lease; its messages "
-                  "reappear in the queue",
-                  b->consumer->sender->name);
 }
 
 
@@ -1731,12 +1612,9 @@ ngx_xyz_job_peer(ngx_xyz_job_t *job, ngx_uint_t ok, ngx_uint_t block_seconds)
     unit->result_values[3] = unit->threshold;
     unit->result_values[4] = unit->open;
 
-    unit->result_query.sql = ngx_xyz_peer_sql;
-    unit->result_query.nparams = 5;
-    unit->result_query.values = unit->result_values;
-    unit->result_query.handler = ngx_xyz_job_peer_done;
-    unit->result_query.data = unit;
-    unit->result_query.log = c->log;
+    ngx_xyz_pg_query_init(&unit->result_query, ngx_xyz_peer_sql, 5,
+                          unit->result_values, ngx_xyz_job_peer_done, unit,
+                          c->log);
 
     (void) ngx_xyz_pg_query(c->xmcf->pg_pool, &unit->result_query);
 }

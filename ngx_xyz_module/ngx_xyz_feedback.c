@@ -21,7 +21,8 @@
  *
  * The SQS calls, the arena-free JSON of ReceiveMessage and
  * DeleteMessageBatch and the database pool are the dispatcher's, the poll
- * timer and its backoff every consumer's (ngx_xyz_poller.c).
+ * timer, its backoff and the batch's pool, guard and end every consumer's
+ * (ngx_xyz_poller.c).
  */
 
 
@@ -41,7 +42,6 @@ typedef struct {
     ngx_xyz_main_conf_t     *xmcf;
     ngx_log_t               *log;
     ngx_xyz_poller_t         poller;
-    ngx_xyz_fb_batch_t      *batch;
 } ngx_xyz_fb_consumer_t;
 
 
@@ -63,9 +63,6 @@ struct ngx_xyz_fb_batch_s {
     ngx_xyz_fb_job_t         jobs[NGX_XYZ_SQS_RECEIVE_MAX];
     ngx_uint_t               n;
     ngx_uint_t               pending;            /* jobs not yet decided */
-    ngx_event_t              guard;
-    ngx_event_t              end;                /* posted: free the pool */
-    unsigned                 ending:1;
 };
 
 
@@ -79,10 +76,7 @@ static void ngx_xyz_fb_job_done(ngx_xyz_fb_job_t *job, ngx_uint_t outcome);
 static void ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b);
 static void ngx_xyz_fb_deleted(void *data, ngx_int_t rc,
     ngx_str_t *response, const char *error);
-static void ngx_xyz_fb_end(ngx_xyz_fb_batch_t *b);
-static void ngx_xyz_fb_end_handler(ngx_event_t *ev);
 static void ngx_xyz_fb_free(void *data);
-static void ngx_xyz_fb_guard_handler(ngx_event_t *ev);
 
 
 ngx_xyz_feature_t  ngx_xyz_feedback_feature = {
@@ -195,12 +189,6 @@ ngx_xyz_feedback_exit_process(void)
     ngx_xyz_fb_consumer = NULL;
 
     ngx_xyz_poller_stop(&c->poller);
-
-    /* what was received and not deleted reappears after the lease */
-    if (c->batch) {
-        ngx_destroy_pool(c->batch->pool);
-        c->batch = NULL;
-    }
 }
 
 
@@ -208,54 +196,30 @@ static void
 ngx_xyz_fb_poll(ngx_event_t *ev)
 {
     ngx_int_t               rc;
-    ngx_pool_t             *pool;
-    ngx_pool_cleanup_t     *cln;
     ngx_xyz_fb_batch_t     *b;
     ngx_xyz_fb_consumer_t  *c;
 
     c = ev->data;
 
-    if (ngx_exiting || ngx_quit || ngx_terminate || c->batch) {
+    b = ngx_xyz_poller_batch(&c->poller, sizeof(ngx_xyz_fb_batch_t),
+                             ngx_xyz_fb_free);
+    if (b == NULL) {
         return;
     }
 
-    pool = ngx_create_pool(16384, c->log);
-    if (pool == NULL) {
-        ngx_xyz_poller_again(&c->poller, 1000);
-        return;
-    }
-
-    b = ngx_pcalloc(pool, sizeof(ngx_xyz_fb_batch_t));
-    cln = ngx_pool_cleanup_add(pool, 0);
-
-    if (b == NULL || cln == NULL) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_poller_again(&c->poller, 1000);
-        return;
-    }
-
-    b->pool = pool;
+    b->pool = c->poller.pool;
     b->consumer = c;
-    cln->handler = ngx_xyz_fb_free;
-    cln->data = b;
 
-    b->guard.handler = ngx_xyz_fb_guard_handler;
-    b->guard.data = b;
-    b->guard.log = c->log;
-
-    rc = ngx_xyz_poller_receive(&c->xmcf->sqs, pool, &c->xmcf->feedback_queue,
+    rc = ngx_xyz_poller_receive(&c->xmcf->sqs, b->pool,
+                                &c->xmcf->feedback_queue,
                                 NGX_XYZ_SQS_RECEIVE_MAX,
                                 c->xmcf->dispatch.poll,
                                 c->xmcf->dispatch.lease, ngx_xyz_fb_received,
                                 b, c->log);
 
     if (rc != NGX_OK) {
-        ngx_destroy_pool(pool);
-        ngx_xyz_poller_again(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
-        return;
+        ngx_xyz_poller_drop(&c->poller, rc == NGX_DECLINED ? 1000 : 200);
     }
-
-    c->batch = b;
 }
 
 
@@ -273,28 +237,15 @@ ngx_xyz_fb_received(void *data, ngx_int_t rc, ngx_str_t *response,
     c = b->consumer;
 
     if (rc != NGX_OK) {
-        /* the error may be in the batch's memory: logged first */
-        c->batch = NULL;
         ngx_xyz_poller_failed(&c->poller, error);
-        ngx_destroy_pool(b->pool);
         return;
     }
 
-    c->poller.backoff = 0;
-
-    n = ngx_xyz_poller_messages(b->pool, response, b->msgs,
+    n = ngx_xyz_poller_messages(&c->poller, response, b->msgs,
                                 NGX_XYZ_SQS_RECEIVE_MAX);
 
     if (n <= 0) {
-        if (n < 0) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "xyz: an answer to ReceiveMessage SQS should not "
-                          "give (SES feedback queue)");
-        }
-
-        c->batch = NULL;
-        ngx_destroy_pool(b->pool);
-        ngx_xyz_poller_again(&c->poller, n < 0 ? 1000 : 0);
+        ngx_xyz_poller_drop(&c->poller, n < 0 ? 1000 : 0);
         return;
     }
 
@@ -306,7 +257,7 @@ ngx_xyz_fb_received(void *data, ngx_int_t rc, ngx_str_t *response,
     /* one more than the jobs: none ends the batch inside this loop */
     b->pending = b->n + 1;
 
-    ngx_add_timer(&b->guard, c->xmcf->dispatch.lease);
+    ngx_add_timer(&c->poller.guard, c->xmcf->dispatch.lease);
 
     for (i = 0; i < b->n; i++) {
         job = &b->jobs[i];
@@ -384,12 +335,8 @@ ngx_xyz_fb_job_start(ngx_xyz_fb_job_t *job)
     job->values[2] = job->fb.detail;
     job->values[3] = job->fb.feedback_id;
 
-    job->query.sql = ngx_xyz_fb_sql;
-    job->query.nparams = 4;
-    job->query.values = job->values;
-    job->query.handler = ngx_xyz_fb_recorded;
-    job->query.data = job;
-    job->query.log = c->log;
+    ngx_xyz_pg_query_init(&job->query, ngx_xyz_fb_sql, 4, job->values,
+                          ngx_xyz_fb_recorded, job, c->log);
 
     if (ngx_xyz_pg_query(c->xmcf->pg_pool, &job->query) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
@@ -473,7 +420,7 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
                    "xyz feedback: delete %ui messages", n);
 
     if (n == 0) {
-        ngx_xyz_fb_end(b);
+        ngx_xyz_poller_end(&c->poller);
         return;
     }
 
@@ -490,7 +437,7 @@ ngx_xyz_fb_delete(ngx_xyz_fb_batch_t *b)
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "xyz: cannot delete %ui handled messages from the SES "
                       "feedback queue; they come back", n);
-        ngx_xyz_fb_end(b);
+        ngx_xyz_poller_end(&c->poller);
     }
 }
 
@@ -507,43 +454,7 @@ ngx_xyz_fb_deleted(void *data, ngx_int_t rc, ngx_str_t *response,
                       error);
     }
 
-    ngx_xyz_fb_end(b);
-}
-
-
-static void
-ngx_xyz_fb_end(ngx_xyz_fb_batch_t *b)
-{
-    if (b->ending) {
-        return;
-    }
-
-    b->ending = 1;
-
-    /* the pool goes in a posted event: this may run inside the loop over
-     * the batch's jobs, which still uses it */
-
-    b->end.handler = ngx_xyz_fb_end_handler;
-    b->end.data = b;
-    b->end.log = b->consumer->log;
-
-    ngx_post_event(&b->end, &ngx_posted_events);
-}
-
-
-static void
-ngx_xyz_fb_end_handler(ngx_event_t *ev)
-{
-    ngx_xyz_fb_batch_t *b = ev->data;
-
-    ngx_xyz_fb_consumer_t  *c;
-
-    c = b->consumer;
-    c->batch = NULL;
-
-    ngx_destroy_pool(b->pool);
-
-    ngx_xyz_poller_again(&c->poller, 0);
+    ngx_xyz_poller_end(&b->consumer->poller);
 }
 
 
@@ -559,23 +470,4 @@ ngx_xyz_fb_free(void *data)
     for (i = 0; i < b->n; i++) {
         ngx_xyz_pg_cancel(&b->jobs[i].query);
     }
-
-    if (b->guard.timer_set) {
-        ngx_del_timer(&b->guard);
-    }
-
-    if (b->end.posted) {
-        ngx_delete_posted_event(&b->end);
-    }
-}
-
-
-static void
-ngx_xyz_fb_guard_handler(ngx_event_t *ev)
-{
-    ngx_xyz_fb_batch_t *b = ev->data;
-
-    ngx_log_error(NGX_LOG_WARN, b->consumer->log, 0,
-                  "xyz: an SES feedback batch outlived its lease; its "
-                  "messages reappear in the queue");
 }

@@ -686,14 +686,7 @@ ngx_xyz_me_handler(ngx_http_request_t *r)
     ngx_xyz_jwt_claims_t  *claims;
     ngx_xyz_main_conf_t   *xmcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_http_discard_request_body(r);
-        (void) ngx_xyz_add_header(r, "Allow", "GET");
-        return ngx_xyz_reply_error(r, NGX_HTTP_NOT_ALLOWED,
-                                   "method_not_allowed", NULL, "use GET");
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_xyz_api_get(r);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -752,7 +745,6 @@ ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
     ngx_xyz_me_ctx_t *ctx = q->data;
 
-    ngx_str_t            body;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -769,19 +761,7 @@ ngx_xyz_me_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
                                       "again"));
 
     } else {
-        body.len = PQgetlength(res, 0, 0) + 1;
-        body.data = ngx_pnalloc(r->pool, body.len);
-
-        if (body.data == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-
-        } else {
-            ngx_memcpy(body.data, PQgetvalue(res, 0, 0), body.len - 1);
-            body.data[body.len - 1] = '\n';
-
-            ngx_http_finalize_request(r,
-                ngx_xyz_reply_json(r, NGX_HTTP_OK, &body));
-        }
+        ngx_http_finalize_request(r, ngx_xyz_reply_result(r, res));
     }
 
     ngx_http_run_posted_requests(c);

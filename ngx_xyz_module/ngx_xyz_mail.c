@@ -205,11 +205,9 @@ ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc)
     char          err[128];
     u_char       *p;
     size_t        size;
-    ssize_t       got;
-    ngx_fd_t      fd;
-    ngx_str_t     name, *t;
+    ngx_int_t     rc;
+    ngx_str_t     name, file, *t;
     ngx_uint_t    type, loc, part;
-    ngx_file_info_t  fi;
     const char   *subject, *body;
     size_t        body_len;
 
@@ -231,9 +229,10 @@ ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc)
                                        ngx_xyz_mail_locales[loc], ext[part])
                            - name.data - 1;
 
-                fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
-                                   0);
-                if (fd == NGX_INVALID_FILE) {
+                rc = ngx_xyz_file_read(name.data, cf->pool,
+                                       (size_t) NGX_MAX_OFF_T_VALUE, 0, &file);
+
+                if (rc == NGX_ERROR) {
                     ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
                                        "cannot open the email template "
                                        "\"%V\" (\"xyz_mail_templates\")",
@@ -241,29 +240,14 @@ ngx_xyz_mail_templates(ngx_conf_t *cf, ngx_xyz_dispatch_conf_t *dc)
                     return NGX_CONF_ERROR;
                 }
 
-                if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-                    ngx_close_file(fd);
-                    return NGX_CONF_ERROR;
-                }
-
-                size = (size_t) ngx_file_size(&fi);
-
-                p = ngx_pnalloc(cf->pool, size + 1);
-                if (p == NULL) {
-                    ngx_close_file(fd);
-                    return NGX_CONF_ERROR;
-                }
-
-                got = ngx_read_fd(fd, p, size);
-                ngx_close_file(fd);
-
-                if (got != (ssize_t) size) {
+                if (rc != NGX_OK) {
                     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                        "cannot read \"%V\"", &name);
                     return NGX_CONF_ERROR;
                 }
 
-                p[size] = '\0';
+                p = file.data;
+                size = file.len;
 
                 if (ngx_xyz_template_check((char *) p, size,
                                            ngx_xyz_mail_vars, 7, err,

@@ -17,19 +17,12 @@ typedef struct {
 } ngx_xyz_metrics_shm_t;
 
 
-typedef struct {
-    ngx_http_request_t      *request;
-    ngx_xyz_pg_query_t       query;
-} ngx_xyz_metrics_ctx_t;
-
-
 static ngx_int_t ngx_xyz_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_xyz_metrics_handler(ngx_http_request_t *r);
 static void ngx_xyz_metrics_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static ngx_int_t ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res);
-static void ngx_xyz_metrics_cleanup(void *data);
 
 
 static ngx_xyz_metrics_shm_t  *ngx_xyz_metrics_shm;
@@ -170,10 +163,8 @@ ngx_xyz_location_t  ngx_xyz_metrics_location = {
 static ngx_int_t
 ngx_xyz_metrics_handler(ngx_http_request_t *r)
 {
-    ngx_int_t               rc;
-    ngx_pool_cleanup_t     *cln;
-    ngx_xyz_main_conf_t    *xmcf;
-    ngx_xyz_metrics_ctx_t  *ctx;
+    ngx_int_t             rc;
+    ngx_xyz_main_conf_t  *xmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -190,38 +181,24 @@ ngx_xyz_metrics_handler(ngx_http_request_t *r)
         return ngx_xyz_metrics_send(r, NULL);
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_metrics_ctx_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ctx == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    rc = ngx_xyz_api_query(r, xmcf->pg_pool, ngx_xyz_metrics_sql,
+                           ngx_xyz_metrics_done);
 
-    ctx->request = r;
-    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_metrics_sql, 0, NULL,
-                          ngx_xyz_metrics_done, ctx, r->connection->log);
-
-    cln->handler = ngx_xyz_metrics_cleanup;
-    cln->data = ctx;
-
-    if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
+    if (rc == NGX_DECLINED) {
         return ngx_xyz_metrics_send(r, NULL);
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return (rc == NGX_DONE) ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
 static void
 ngx_xyz_metrics_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
-    ngx_connection_t       *c;
-    ngx_http_request_t     *r;
-    ngx_xyz_metrics_ctx_t  *ctx;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    ctx = q->data;
-    r = ctx->request;
+    r = q->data;
     c = r->connection;
 
     ngx_http_finalize_request(r,
@@ -361,13 +338,4 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
-}
-
-
-static void
-ngx_xyz_metrics_cleanup(void *data)
-{
-    ngx_xyz_metrics_ctx_t  *ctx = data;
-
-    ngx_xyz_pg_cancel(&ctx->query);
 }

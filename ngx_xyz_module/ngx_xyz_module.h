@@ -278,6 +278,7 @@ ngx_int_t ngx_xyz_reply_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_xyz_reply_unavailable(ngx_http_request_t *r,
     const char *message);
 ngx_int_t ngx_xyz_reply_try_again(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_reply_result(ngx_http_request_t *r, PGresult *res);
 ngx_int_t ngx_xyz_reply_see_other(ngx_http_request_t *r, u_char *location,
     size_t len);
 ngx_int_t ngx_xyz_read_body(ngx_http_request_t *r, size_t max,
@@ -289,6 +290,9 @@ ngx_int_t ngx_xyz_api_post(ngx_http_request_t *r, ngx_xyz_api_pt handler,
     const ngx_xyz_api_opts_t *opts);
 ngx_int_t ngx_xyz_api_check(ngx_http_request_t *r,
     const ngx_xyz_api_opts_t *opts, ngx_int_t *rc);
+ngx_int_t ngx_xyz_api_get(ngx_http_request_t *r);
+ngx_int_t ngx_xyz_api_query(ngx_http_request_t *r, ngx_xyz_pg_pool_t *pool,
+    const char *sql, ngx_xyz_pg_handler_pt handler);
 ngx_int_t ngx_xyz_api_read(ngx_http_request_t *r,
     ngx_xyz_api_reject_pt reject, ngx_str_t *body);
 ngx_int_t ngx_xyz_json_type(ngx_http_request_t *r);

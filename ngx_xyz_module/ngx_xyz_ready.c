@@ -21,18 +21,11 @@
 #include "ngx_xyz_module.h"
 
 
-typedef struct {
-    ngx_http_request_t      *request;
-    ngx_xyz_pg_query_t       query;
-} ngx_xyz_ready_ctx_t;
-
-
 static ngx_int_t ngx_xyz_ready_handler(ngx_http_request_t *r);
 static void ngx_xyz_ready_done(ngx_xyz_pg_query_t *q, ngx_int_t rc,
     PGresult *res);
 static ngx_int_t ngx_xyz_ready_send(ngx_http_request_t *r,
     const char *reason);
-static void ngx_xyz_ready_cleanup(void *data);
 
 
 static const char  ngx_xyz_ready_sql[] = "SELECT 1";
@@ -46,10 +39,8 @@ ngx_xyz_location_t  ngx_xyz_ready_location = {
 static ngx_int_t
 ngx_xyz_ready_handler(ngx_http_request_t *r)
 {
-    ngx_int_t              rc;
-    ngx_pool_cleanup_t    *cln;
-    ngx_xyz_ready_ctx_t   *ctx;
-    ngx_xyz_main_conf_t   *xmcf;
+    ngx_int_t             rc;
+    ngx_xyz_main_conf_t  *xmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -71,39 +62,25 @@ ngx_xyz_ready_handler(ngx_http_request_t *r)
         return ngx_xyz_ready_send(r, "database");
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_xyz_ready_ctx_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ctx == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    rc = ngx_xyz_api_query(r, xmcf->pg_pool, ngx_xyz_ready_sql,
+                           ngx_xyz_ready_done);
 
-    ctx->request = r;
-    ngx_xyz_pg_query_init(&ctx->query, ngx_xyz_ready_sql, 0, NULL,
-                          ngx_xyz_ready_done, ctx, r->connection->log);
-
-    cln->handler = ngx_xyz_ready_cleanup;
-    cln->data = ctx;
-
-    if (ngx_xyz_pg_query(xmcf->pg_pool, &ctx->query) != NGX_OK) {
+    if (rc == NGX_DECLINED) {
         /* the wait queue is full or the database is down: not ready */
         return ngx_xyz_ready_send(r, "database");
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return (rc == NGX_DONE) ? NGX_DONE : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
 static void
 ngx_xyz_ready_done(ngx_xyz_pg_query_t *q, ngx_int_t rc, PGresult *res)
 {
-    ngx_connection_t     *c;
-    ngx_http_request_t   *r;
-    ngx_xyz_ready_ctx_t  *ctx;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    ctx = q->data;
-    r = ctx->request;
+    r = q->data;
     c = r->connection;
 
     ngx_http_finalize_request(r,
@@ -140,14 +117,4 @@ ngx_xyz_ready_send(ngx_http_request_t *r, const char *reason)
     }
 
     return ngx_xyz_reply_json(r, NGX_HTTP_SERVICE_UNAVAILABLE, &body);
-}
-
-
-static void
-ngx_xyz_ready_cleanup(void *data)
-{
-    ngx_xyz_ready_ctx_t  *ctx = data;
-
-    /* a client that went away: the pool must not call back a freed request */
-    ngx_xyz_pg_cancel(&ctx->query);
 }

@@ -190,6 +190,27 @@ ngx_xyz_reply_try_again(ngx_http_request_t *r)
 }
 
 
+/* a 200 with the JSON a query built: the first value of its one row */
+
+ngx_int_t
+ngx_xyz_reply_result(ngx_http_request_t *r, PGresult *res)
+{
+    ngx_str_t  body;
+
+    body.len = PQgetlength(res, 0, 0) + 1;
+    body.data = ngx_pnalloc(r->pool, body.len);
+
+    if (body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(body.data, PQgetvalue(res, 0, 0), body.len - 1);
+    body.data[body.len - 1] = '\n';
+
+    return ngx_xyz_reply_json(r, NGX_HTTP_OK, &body);
+}
+
+
 /* 303 to a page for people, after a form or a link from an email */
 
 ngx_int_t

@@ -25,6 +25,7 @@ static void ngx_xyz_crm_vars(const ngx_xyz_crm_contact_t *c,
 static char *ngx_xyz_crm_member(char *p, char *last, const char *key,
     const char *value);
 static int ngx_xyz_crm_same_email(const char *a, const char *b);
+static yajl_val ngx_xyz_crm_parse(const char *json, size_t len);
 static int ngx_xyz_crm_id(yajl_val v, long long *id);
 static int ngx_xyz_crm_string(yajl_val root, const char *key,
     const char **out, char *arena, size_t arena_size, size_t *pos);
@@ -249,26 +250,12 @@ ngx_xyz_crm_contact_parse(const char *json, size_t len,
     ngx_xyz_crm_contact_t *c, char *arena, size_t arena_size)
 {
     int        rc;
-    char      *text;
     size_t     pos;
     yajl_val   root, v;
 
-    /* yajl_tree_parse() wants a NUL-terminated text */
-
-    text = malloc(len + 1);
-    if (text == NULL) {
+    root = ngx_xyz_crm_parse(json, len);
+    if (root == NULL) {
         return -1;
-    }
-
-    memcpy(text, json, len);
-    text[len] = '\0';
-
-    root = yajl_tree_parse(text, NULL, 0);
-
-    free(text);
-
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        goto failed;
     }
 
     pos = 0;
@@ -327,7 +314,6 @@ ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
     const ngx_xyz_crm_contact_t *c, size_t n, int *state, char *detail,
     size_t detail_size)
 {
-    char         *text;
     size_t        i, k;
     yajl_val      root, results, errors, r, e, ctx;
     const char   *message;
@@ -346,20 +332,9 @@ ngx_xyz_crm_hubspot_multi(const char *json, size_t len,
         return -1;
     }
 
-    text = malloc(len + 1);
-    if (text == NULL) {
+    root = ngx_xyz_crm_parse(json, len);
+    if (root == NULL) {
         return -1;
-    }
-
-    memcpy(text, json, len);
-    text[len] = '\0';
-
-    root = yajl_tree_parse(text, NULL, 0);
-
-    free(text);
-
-    if (root == NULL || !YAJL_IS_OBJECT(root)) {
-        goto failed;
     }
 
     results = ngx_xyz_json_member(root, "results");
@@ -541,6 +516,37 @@ ngx_xyz_crm_same_email(const char *a, const char *b)
             return 1;
         }
     }
+}
+
+
+/* a JSON object of len bytes, or NULL */
+
+static yajl_val
+ngx_xyz_crm_parse(const char *json, size_t len)
+{
+    char      *text;
+    yajl_val   root;
+
+    /* yajl_tree_parse() wants a NUL-terminated text */
+
+    text = malloc(len + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    memcpy(text, json, len);
+    text[len] = '\0';
+
+    root = yajl_tree_parse(text, NULL, 0);
+
+    free(text);
+
+    if (root && !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return NULL;
+    }
+
+    return root;
 }
 
 

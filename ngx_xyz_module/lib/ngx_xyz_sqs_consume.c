@@ -15,6 +15,9 @@
 #include "ngx_xyz_sqs_consume.h"
 
 
+static int ngx_xyz_sqs_entries_json(char *out, size_t size,
+    const char *queue_url, const char *const *receipt_handles, size_t n,
+    int timeout);
 static int ngx_xyz_sqs_parse_id(const char *s, long long *id);
 static long long ngx_xyz_sqs_body_outbox_id(const char *body);
 
@@ -192,43 +195,8 @@ int
 ngx_xyz_sqs_delete_batch_json(char *out, size_t size, const char *queue_url,
     const char *const *receipt_handles, size_t n)
 {
-    int     k;
-    char   *p, *last;
-    size_t  i;
-
-    if (size == 0 || n == 0 || n > NGX_XYZ_SQS_RECEIVE_MAX) {
-        return -1;
-    }
-
-    p = out;
-    last = out + size - 1;
-
-    p = ngx_xyz_json_raw(p, last, "{\"QueueUrl\":");
-    p = ngx_xyz_json_quote(p, last, queue_url, strlen(queue_url));
-    p = ngx_xyz_json_raw(p, last, ",\"Entries\":[");
-
-    for (i = 0; i < n; i++) {
-        if (p == NULL || last - p < 40 || receipt_handles[i] == NULL) {
-            return -1;
-        }
-
-        k = snprintf(p, last - p, "%s{\"Id\":\"%u\",\"ReceiptHandle\":",
-                     i ? "," : "", (unsigned) i);
-        p += k;
-
-        p = ngx_xyz_json_quote(p, last, receipt_handles[i],
-                               strlen(receipt_handles[i]));
-        p = ngx_xyz_json_raw(p, last, "}");
-    }
-
-    p = ngx_xyz_json_raw(p, last, "]}");
-    if (p == NULL) {
-        return -1;
-    }
-
-    *p = '\0';
-
-    return (int) (p - out);
+    return ngx_xyz_sqs_entries_json(out, size, queue_url, receipt_handles,
+                                    n, -1);
 }
 
 
@@ -288,46 +256,12 @@ ngx_xyz_sqs_visibility_batch_json(char *out, size_t size,
     const char *queue_url, const char *const *receipt_handles, size_t n,
     int timeout)
 {
-    int     k;
-    char   *p, *last;
-    size_t  i;
-
-    if (size == 0 || n == 0 || n > NGX_XYZ_SQS_RECEIVE_MAX
-        || timeout < 0 || timeout > NGX_XYZ_SQS_VISIBILITY_MAX)
-    {
+    if (timeout < 0 || timeout > NGX_XYZ_SQS_VISIBILITY_MAX) {
         return -1;
     }
 
-    p = out;
-    last = out + size - 1;
-
-    p = ngx_xyz_json_raw(p, last, "{\"QueueUrl\":");
-    p = ngx_xyz_json_quote(p, last, queue_url, strlen(queue_url));
-    p = ngx_xyz_json_raw(p, last, ",\"Entries\":[");
-
-    for (i = 0; i < n; i++) {
-        if (p == NULL || last - p < 80 || receipt_handles[i] == NULL) {
-            return -1;
-        }
-
-        k = snprintf(p, last - p, "%s{\"Id\":\"%u\",\"VisibilityTimeout\":%d,"
-                     "\"ReceiptHandle\":", i ? "," : "", (unsigned) i,
-                     timeout);
-        p += k;
-
-        p = ngx_xyz_json_quote(p, last, receipt_handles[i],
-                               strlen(receipt_handles[i]));
-        p = ngx_xyz_json_raw(p, last, "}");
-    }
-
-    p = ngx_xyz_json_raw(p, last, "]}");
-    if (p == NULL) {
-        return -1;
-    }
-
-    *p = '\0';
-
-    return (int) (p - out);
+    return ngx_xyz_sqs_entries_json(out, size, queue_url, receipt_handles,
+                                    n, timeout);
 }
 
 
@@ -504,6 +438,65 @@ ngx_xyz_backoff_seconds(unsigned receive_count, int base, int cap,
     t = t * (1000 + r1000) / 2000;
 
     return t < 1 ? 1 : (int) t;
+}
+
+
+/*
+ * The entries of a batch call, with Ids "0".."n-1": DeleteMessageBatch's
+ * (timeout -1) or ChangeMessageVisibilityBatch's.
+ */
+
+static int
+ngx_xyz_sqs_entries_json(char *out, size_t size, const char *queue_url,
+    const char *const *receipt_handles, size_t n, int timeout)
+{
+    int     k;
+    char   *p, *last;
+    size_t  i;
+
+    if (size == 0 || n == 0 || n > NGX_XYZ_SQS_RECEIVE_MAX) {
+        return -1;
+    }
+
+    p = out;
+    last = out + size - 1;
+
+    p = ngx_xyz_json_raw(p, last, "{\"QueueUrl\":");
+    p = ngx_xyz_json_quote(p, last, queue_url, strlen(queue_url));
+    p = ngx_xyz_json_raw(p, last, ",\"Entries\":[");
+
+    for (i = 0; i < n; i++) {
+        if (p == NULL || last - p < (timeout < 0 ? 40 : 80)
+            || receipt_handles[i] == NULL)
+        {
+            return -1;
+        }
+
+        if (timeout < 0) {
+            k = snprintf(p, last - p, "%s{\"Id\":\"%u\",\"ReceiptHandle\":",
+                         i ? "," : "", (unsigned) i);
+
+        } else {
+            k = snprintf(p, last - p, "%s{\"Id\":\"%u\","
+                         "\"VisibilityTimeout\":%d,\"ReceiptHandle\":",
+                         i ? "," : "", (unsigned) i, timeout);
+        }
+
+        p += k;
+
+        p = ngx_xyz_json_quote(p, last, receipt_handles[i],
+                               strlen(receipt_handles[i]));
+        p = ngx_xyz_json_raw(p, last, "}");
+    }
+
+    p = ngx_xyz_json_raw(p, last, "]}");
+    if (p == NULL) {
+        return -1;
+    }
+
+    *p = '\0';
+
+    return (int) (p - out);
 }
 
 

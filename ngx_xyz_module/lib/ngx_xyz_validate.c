@@ -11,6 +11,8 @@
 
 static int ngx_xyz_email_local_char(unsigned char ch);
 static int ngx_xyz_email_domain(const char *d, size_t len);
+static int ngx_xyz_utf8_decode(const unsigned char *p,
+    const unsigned char *end, unsigned int *cp);
 
 
 void
@@ -177,64 +179,25 @@ ngx_xyz_email_domain(const char *d, size_t len)
 long
 ngx_xyz_utf8_printable_length(const char *s, size_t len)
 {
-    const unsigned char  *p, *end;
-    unsigned int          cp, need, i;
+    int                   k;
     long                  n;
+    unsigned int          cp;
+    const unsigned char  *p, *end;
 
     p = (const unsigned char *) s;
     end = p + len;
     n = 0;
 
     while (p < end) {
+        k = ngx_xyz_utf8_decode(p, end, &cp);
 
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                return -1;
-            }
+        /* invalid, or a control: C0, DEL, C1 */
 
-            p++;
-            n++;
-            continue;
-        }
-
-        if ((*p & 0xe0) == 0xc0) {
-            cp = *p & 0x1f;
-            need = 1;
-
-        } else if ((*p & 0xf0) == 0xe0) {
-            cp = *p & 0x0f;
-            need = 2;
-
-        } else if ((*p & 0xf8) == 0xf0) {
-            cp = *p & 0x07;
-            need = 3;
-
-        } else {
+        if (k < 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
             return -1;
         }
 
-        if ((size_t) (end - p) <= need) {
-            return -1;
-        }
-
-        for (i = 1; i <= need; i++) {
-            if ((p[i] & 0xc0) != 0x80) {
-                return -1;
-            }
-
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-
-        /* overlong forms, surrogates, out of range, C1 controls */
-
-        if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800)
-            || (need == 3 && cp < 0x10000) || cp > 0x10ffff
-            || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-        {
-            return -1;
-        }
-
-        p += need + 1;
+        p += k;
         n++;
     }
 
@@ -254,8 +217,9 @@ ngx_xyz_utf8_printable_length(const char *s, size_t len)
 long
 ngx_xyz_utf8_name_length(const char *s, size_t len)
 {
+    int                   k;
     long                  n;
-    unsigned int          cp, need, i;
+    unsigned int          cp;
     const unsigned char  *p, *end;
 
     n = ngx_xyz_utf8_printable_length(s, len);
@@ -263,44 +227,80 @@ ngx_xyz_utf8_name_length(const char *s, size_t len)
         return -1;
     }
 
-    /* valid UTF-8 from here on */
-
     p = (const unsigned char *) s;
     end = p + len;
 
     while (p < end) {
+        k = ngx_xyz_utf8_decode(p, end, &cp);
 
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-
-        if ((*p & 0xe0) == 0xc0) {
-            cp = *p & 0x1f;
-            need = 1;
-
-        } else if ((*p & 0xf0) == 0xe0) {
-            cp = *p & 0x0f;
-            need = 2;
-
-        } else {
-            cp = *p & 0x07;
-            need = 3;
-        }
-
-        for (i = 1; i <= need; i++) {
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-
-        if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe
+        if (k < 0
+            || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe
             || (cp >= 0x202a && cp <= 0x202e)
             || (cp >= 0x2066 && cp <= 0x2069))
         {
             return -1;
         }
 
-        p += need + 1;
+        p += k;
     }
 
     return n;
+}
+
+
+/*
+ * The code point that starts at p, in *cp: the length of its UTF-8 form,
+ * or -1 where that is no valid UTF-8 (truncated, an overlong form, a
+ * surrogate, beyond U+10FFFF).
+ */
+
+static int
+ngx_xyz_utf8_decode(const unsigned char *p, const unsigned char *end,
+    unsigned int *cp)
+{
+    unsigned int  c, need, i;
+
+    if (*p < 0x80) {
+        *cp = *p;
+        return 1;
+    }
+
+    if ((*p & 0xe0) == 0xc0) {
+        c = *p & 0x1f;
+        need = 1;
+
+    } else if ((*p & 0xf0) == 0xe0) {
+        c = *p & 0x0f;
+        need = 2;
+
+    } else if ((*p & 0xf8) == 0xf0) {
+        c = *p & 0x07;
+        need = 3;
+
+    } else {
+        return -1;
+    }
+
+    if ((size_t) (end - p) <= need) {
+        return -1;
+    }
+
+    for (i = 1; i <= need; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return -1;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if ((need == 1 && c < 0x80) || (need == 2 && c < 0x800)
+        || (need == 3 && c < 0x10000) || c > 0x10ffff
+        || (c >= 0xd800 && c <= 0xdfff))
+    {
+        return -1;
+    }
+
+    *cp = c;
+
+    return (int) need + 1;
 }
