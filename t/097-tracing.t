@@ -29,7 +29,9 @@ log_level('debug');
 # block's batches: marked published, with what waits in the email queue
 # gone; and a long poll of an nginx stopped before (xyz_dispatch_poll 1s in
 # the suites) would take this block's message and hide it for its lease:
-# let it run out first
+# let it run out first.  TEST 2's lines are not anchored: a message another
+# suite published (t/096's Node service) may still come through, in its own
+# receive, before or after this block's
 sub quiet_outbox {
     XyzTest::psql("UPDATE outbox SET published_at = now() "
                   . "WHERE published_at IS NULL");
@@ -137,7 +139,7 @@ xyz\ register:\ created\n
 --- wait: 4
 --- grep_error_log eval: qr/xyz (?:dispatch: (?!receive from)|mail: )[^,\n]*/
 --- grep_error_log_out eval
-qr/\A
+qr/
 xyz\ dispatch:\ received\ 1\ messages\ from\ the\ email\ queue\n
 xyz\ dispatch:\ begin\ row\ (\d+)\n
 xyz\ dispatch:\ begun\ row\ \1:\ go\n
@@ -147,7 +149,7 @@ xyz\ mail:\ transfer\ \w+\ done\n
 xyz\ dispatch:\ record\ row\ \1\ sent\n
 xyz\ dispatch:\ recorded\ row\ \1\n
 xyz\ dispatch:\ delete\ 1\ messages\ from\ the\ email\ queue\n
-\z/x
+/x
 
 
 
