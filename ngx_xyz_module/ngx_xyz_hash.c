@@ -9,21 +9,14 @@
  *
  * Overload control.  Only a few tasks per worker are handed to the pool
  * at a time (xyz_hash_queue tasks=); the other requests wait in this
- * worker's own queue, in order, each with a timer and its request (about
- * 9 KB of nginx's pools) and no CPU, until a task is done or their wait
- * runs out.  Only then, or when the queue is full, do they get 503 with a
- * Retry-After.  A request that the queue cannot serve within its wait (the
- * hashes ahead of it take longer, at the time a hash takes here) is
- * refused at once: held, it would cost its memory for the whole wait and
- * be refused all the same.  Each refused client is given its own turn, one
- * hash after the last one given (see ngx_xyz_hash_retry_after), so that
- * they come back one after the other while the queue still has work, not
- * all in the same second or after the threads have run dry.  The pool's
- * own queue would take anything up to its max_queue, hash for clients that
- * gave up long ago, and answer the rest with an instant 503 that a client
- * which does not back off turns into a storm of refusals eating the CPU
- * the hashing needs.  A waiting client that goes away leaves the queue at
- * once (the read event is watched).
+ * worker's own queue, in order, each with a timer and a few hundred bytes
+ * and no CPU, until a task is done or their wait runs out.  Only then, or
+ * when the queue is full, do they get 503 with a Retry-After of about the
+ * queue's drain time.  The pool's own queue would take anything up to its
+ * max_queue, hash for clients that gave up long ago, and answer the rest
+ * with an instant 503 that a client which does not back off turns into a
+ * storm of refusals eating the CPU the hashing needs.  A waiting client
+ * that goes away leaves the queue at once (the read event is watched).
  *
  * Every hash is followed by a query.  While the database's wait queue is
  * backlogged (ngx_xyz_pg_backlogged) no hash is started: a request hashed
@@ -41,7 +34,6 @@
 
 typedef struct {
     ngx_xyz_hash_job_t          *job;
-    ngx_msec_t                   start;          /* handed to the pool */
 } ngx_xyz_hash_task_ctx_t;
 
 
@@ -64,9 +56,6 @@ typedef struct {
     ngx_uint_t                   running;        /* tasks in the pool */
     ngx_uint_t                   expiring;       /* being refused */
     ngx_msec_t                   wait;           /* of the last request */
-    ngx_uint_t                   tasks;          /* of the last request */
-    ngx_msec_t                   service;        /* a task, smoothed, ms */
-    ngx_msec_t                   booked;         /* the last turn given */
     ngx_xyz_rate_t               rate;
     time_t                       logged;         /* the last "full" */
     ngx_event_t                  wake;           /* the database drained */
@@ -76,8 +65,6 @@ typedef struct {
 static ngx_int_t ngx_xyz_hash_start(ngx_http_request_t *r,
     ngx_thread_pool_t *tp, ngx_xyz_hash_job_t *job,
     ngx_http_event_handler_pt done);
-static ngx_msec_t ngx_xyz_hash_drain(ngx_xyz_hash_queue_t *hq);
-static void ngx_xyz_hash_take_turn(ngx_xyz_hash_queue_t *hq);
 static void ngx_xyz_hash_next(void);
 static void ngx_xyz_hash_wake(ngx_event_t *ev);
 static void ngx_xyz_hash_expired(ngx_event_t *ev);
@@ -199,7 +186,6 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     }
 
     hq->wait = xmcf->hash.queue_wait;
-    hq->tasks = xmcf->hash.tasks;
 
     /* a client that goes away while it waits or hashes is let go of */
     r->read_event_handler = ngx_http_test_reading;
@@ -207,7 +193,6 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     if (hq->nwaiting == 0 && hq->running < xmcf->hash.tasks
         && !ngx_xyz_pg_backlogged(xmcf->pg_pool))
     {
-        ngx_xyz_hash_take_turn(hq);
         return ngx_xyz_hash_start(r, tp, job, done);
     }
 
@@ -224,20 +209,6 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "xyz hash: refused, %ui waiting", hq->nwaiting);
-
-        return NGX_BUSY;
-    }
-
-    if (hq->service && ngx_xyz_hash_drain(hq) > xmcf->hash.queue_wait) {
-
-        if (hq->logged != ngx_time()) {
-            hq->logged = ngx_time();
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "xyz: hash wait queue holds more than its wait "
-                          "can serve (%ui waiting, %M ms a hash); "
-                          "answering 503", hq->nwaiting,
-                          hq->service / ngx_max(hq->tasks, 1));
-        }
 
         return NGX_BUSY;
     }
@@ -264,8 +235,6 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
     w->timer.data = w;
     w->timer.log = r->connection->log;
 
-    ngx_xyz_hash_take_turn(hq);
-
     ngx_queue_insert_tail(&hq->waiting, &w->queue);
     hq->nwaiting++;
     w->queued = 1;
@@ -279,108 +248,23 @@ ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,
 }
 
 
-/*
- * The Retry-After of a refusal while requests wait for a hash; 0 when none
- * wait and the pool has room.
- *
- * Once the time a hash takes here is known, each refused client is given
- * a turn of its own: one hash after the last turn given, and not before
- * the queue of this moment has drained.  It is told to come back half a
- * wait before its turn, so that it finds work ahead of it (the threads do
- * not run dry while refused clients sleep) and waits for it in the queue,
- * within its wait.  Turns are given at most one and a half waits ahead,
- * so that no client is told more than the wait: one that waits 0.5 to
- * 1.5 times what it is told (the front end does) then comes back at most
- * half a wait early, and is let in, or half a wait late, while the
- * queue still has work.  Told more, it would come back too early and be
- * refused again, its first turn taken by nobody, or so late that the
- * threads run dry.  With more than that ahead, the refused come back
- * within it and are given a turn again.  The drain time of the whole
- * queue (the earlier estimate) told everyone refused together the same
- * time or later: they came back in a crowd, after the queue had emptied.
- */
+/* the Retry-After of a refusal while requests wait for a hash; 0 when
+ * none wait */
 
 time_t
 ngx_xyz_hash_retry_after(void)
 {
-    ngx_msec_t             now, end, slot, ahead;
-    ngx_msec_int_t         back;
     ngx_xyz_hash_queue_t  *hq;
 
     hq = &ngx_xyz_hash_queue;
 
-    /* hq->tasks is 0 until a request has needed a hash */
-
-    if (hq->nwaiting + hq->expiring == 0
-        && hq->running < ngx_max(hq->tasks, 1))
-    {
+    if (hq->nwaiting + hq->expiring == 0) {
         return 0;
     }
 
-    if (hq->service == 0) {
-        return ngx_xyz_rate_retry_after(&hq->rate,
-                                        hq->nwaiting + hq->expiring
-                                        + hq->running,
-                                        hq->wait);
-    }
-
-    now = ngx_current_msec;
-    end = now + ngx_xyz_hash_drain(hq);
-
-    if ((ngx_msec_int_t) (hq->booked - end) < 0) {
-        hq->booked = end;
-    }
-
-    slot = hq->service / ngx_max(hq->tasks, 1);
-    hq->booked += slot ? slot : 1;
-
-    ahead = hq->wait + hq->wait / 2;
-
-    if ((ngx_msec_int_t) (hq->booked - now) > (ngx_msec_int_t) ahead) {
-        hq->booked = now + ahead;
-    }
-
-    back = (ngx_msec_int_t) (hq->booked - now) - (ngx_msec_int_t) hq->wait / 2;
-
-    if (back < 1000) {
-        return 1;
-    }
-
-    return (time_t) ((back + 999) / 1000);
-}
-
-
-/*
- * A request let in takes a turn given to the refused, if one is left: a
- * client that came back early, and was let in, does not leave its turn
- * to nobody, and those refused after it are not told later for it.  A
- * newcomer takes one too: those refused are then told a little early,
- * which costs a refusal more, not idle threads.
- */
-
-static void
-ngx_xyz_hash_take_turn(ngx_xyz_hash_queue_t *hq)
-{
-    ngx_msec_t  slot;
-
-    if (hq->service == 0
-        || (ngx_msec_int_t) (hq->booked - ngx_current_msec) <= 0)
-    {
-        return;
-    }
-
-    slot = hq->service / ngx_max(hq->tasks, 1);
-    hq->booked -= ngx_min(slot, hq->booked - ngx_current_msec);
-}
-
-
-/* the time the queue of this moment takes to drain, in ms */
-
-static ngx_msec_t
-ngx_xyz_hash_drain(ngx_xyz_hash_queue_t *hq)
-{
-    return (ngx_msec_t) ((hq->nwaiting + hq->expiring + hq->running)
-                         * hq->service / ngx_max(hq->tasks, 1));
+    return ngx_xyz_rate_retry_after(&hq->rate,
+                                    hq->nwaiting + hq->expiring + hq->running,
+                                    hq->wait);
 }
 
 
@@ -398,7 +282,6 @@ ngx_xyz_hash_start(ngx_http_request_t *r, ngx_thread_pool_t *tp,
 
     ctx = task->ctx;
     ctx->job = job;
-    ctx->start = ngx_current_msec;
 
     task->handler = ngx_xyz_hash_thread;
     task->event.data = r;
@@ -656,11 +539,8 @@ ngx_xyz_hash_harden(ngx_xyz_hash_job_t *job)
 static void
 ngx_xyz_hash_event_handler(ngx_event_t *ev)
 {
-    ngx_msec_t                elapsed;
-    ngx_connection_t         *c;
-    ngx_thread_task_t        *task;
-    ngx_http_request_t       *r;
-    ngx_xyz_hash_task_ctx_t  *ctx;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
     r = ev->data;
     c = r->connection;
@@ -684,23 +564,6 @@ ngx_xyz_hash_event_handler(ngx_event_t *ev)
 
     ngx_xyz_hash_queue.running--;
     ngx_xyz_rate_count(&ngx_xyz_hash_queue.rate, ngx_current_msec);
-
-    /* the time a task takes from its hand-over to its end, the pool's own
-     * queue included: with "tasks" of them at a time, a hash ends every
-     * service / tasks ms, whatever else takes the CPU */
-
-    task = (ngx_thread_task_t *) ((u_char *) ev
-                                  - offsetof(ngx_thread_task_t, event));
-    ctx = task->ctx;
-    elapsed = ngx_current_msec - ctx->start;
-
-    if (elapsed == 0) {
-        elapsed = 1;
-    }
-
-    ngx_xyz_hash_queue.service = ngx_xyz_hash_queue.service
-                       ? (ngx_xyz_hash_queue.service * 7 + elapsed + 7) / 8
-                       : elapsed;
 
     ngx_xyz_hash_next();
 
