@@ -31,6 +31,8 @@
 
 #include <sodium.h>
 
+#include "ngx_xyz_argon2_arena.h"
+
 
 typedef struct {
     ngx_xyz_hash_job_t          *job;
@@ -70,6 +72,7 @@ static void ngx_xyz_hash_wake(ngx_event_t *ev);
 static void ngx_xyz_hash_expired(ngx_event_t *ev);
 static void ngx_xyz_hash_wait_cleanup(void *data);
 static void ngx_xyz_hash_thread(void *data, ngx_log_t *log);
+static void ngx_xyz_hash_run(ngx_xyz_hash_job_t *job);
 static void ngx_xyz_hash_harden(ngx_xyz_hash_job_t *job);
 static void ngx_xyz_hash_event_handler(ngx_event_t *ev);
 
@@ -435,6 +438,7 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
 {
     ngx_xyz_hash_task_ctx_t  *ctx = data;
 
+    unsigned long        maps, reuses;
     ngx_xyz_hash_job_t  *job;
 
     /*
@@ -448,6 +452,24 @@ ngx_xyz_hash_thread(void *data, ngx_log_t *log)
                    "xyz hash: task started, %s, m=%uz",
                    job->stored ? "verify" : "hash", job->memlimit / 1024);
 
+    /* Argon2id's memory from this thread's arena (ngx_xyz_argon2_arena.h);
+     * a check, a rehash and a hardening are up to three runs */
+
+    maps = ngx_xyz_argon2_arena_maps();
+    reuses = ngx_xyz_argon2_arena_reuses();
+
+    ngx_xyz_argon2_arena_arm();
+    ngx_xyz_hash_run(job);
+    ngx_xyz_argon2_arena_disarm();
+
+    job->mapped = ngx_xyz_argon2_arena_maps() - maps;
+    job->reused = ngx_xyz_argon2_arena_reuses() - reuses;
+}
+
+
+static void
+ngx_xyz_hash_run(ngx_xyz_hash_job_t *job)
+{
     if (job->stored == NULL) {
         job->rc = crypto_pwhash_str(job->hash, job->password,
                                     job->password_len, job->opslimit,
@@ -540,7 +562,9 @@ static void
 ngx_xyz_hash_event_handler(ngx_event_t *ev)
 {
     ngx_connection_t    *c;
+    ngx_thread_task_t   *task;
     ngx_http_request_t  *r;
+    ngx_xyz_hash_job_t  *job;
 
     r = ev->data;
     c = r->connection;
@@ -564,6 +588,13 @@ ngx_xyz_hash_event_handler(ngx_event_t *ev)
 
     ngx_xyz_hash_queue.running--;
     ngx_xyz_rate_count(&ngx_xyz_hash_queue.rate, ngx_current_msec);
+
+    task = (ngx_thread_task_t *) ((u_char *) ev
+                                  - offsetof(ngx_thread_task_t, event));
+    job = ((ngx_xyz_hash_task_ctx_t *) task->ctx)->job;
+
+    ngx_xyz_metrics_add(NGX_XYZ_M_ARGON2_MAPPED, job->mapped);
+    ngx_xyz_metrics_add(NGX_XYZ_M_ARGON2_REUSED, job->reused);
 
     ngx_xyz_hash_next();
 

@@ -281,7 +281,13 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
         "# HELP xyz_crm_breaker_failures_total CRM failures that found or "
         "left its breaker open.\n"
         "# TYPE xyz_crm_breaker_failures_total counter\n"
-        "xyz_crm_breaker_failures_total %uA\n",
+        "xyz_crm_breaker_failures_total %uA\n"
+        "# HELP xyz_argon2_memory_total Argon2id runs by where their "
+        "memory came from: mapped for a hashing thread, or reused from "
+        "its last hash.\n"
+        "# TYPE xyz_argon2_memory_total counter\n"
+        "xyz_argon2_memory_total{result=\"mapped\"} %uA\n"
+        "xyz_argon2_memory_total{result=\"reused\"} %uA\n",
         m[NGX_XYZ_M_REGISTER_CREATED], m[NGX_XYZ_M_REGISTER_EXISTS],
         m[NGX_XYZ_M_REGISTER_REJECTED], m[NGX_XYZ_M_REGISTER_UNAVAILABLE],
         m[NGX_XYZ_M_PUBLISHED_EMAIL], m[NGX_XYZ_M_PUBLISHED_CRM],
@@ -292,7 +298,8 @@ ngx_xyz_metrics_send(ngx_http_request_t *r, PGresult *res)
         m[NGX_XYZ_M_FAILED_EMAIL], m[NGX_XYZ_M_FAILED_CRM],
         m[NGX_XYZ_M_DEAD_LETTERED_EMAIL], m[NGX_XYZ_M_DEAD_LETTERED_CRM],
         m[NGX_XYZ_M_DUPLICATE_EMAIL], m[NGX_XYZ_M_DUPLICATE_CRM],
-        m[NGX_XYZ_M_CRM_429], m[NGX_XYZ_M_BREAKER_OPENED]);
+        m[NGX_XYZ_M_CRM_429], m[NGX_XYZ_M_BREAKER_OPENED],
+        m[NGX_XYZ_M_ARGON2_MAPPED], m[NGX_XYZ_M_ARGON2_REUSED]);
 
     p = ngx_slprintf(p, b->end,
         "# HELP xyz_database_up Whether PostgreSQL answered this scrape.\n"

@@ -40,6 +40,8 @@ typedef enum {
     NGX_XYZ_M_DUPLICATE_CRM,
     NGX_XYZ_M_CRM_429,
     NGX_XYZ_M_BREAKER_OPENED,
+    NGX_XYZ_M_ARGON2_MAPPED,
+    NGX_XYZ_M_ARGON2_REUSED,
     NGX_XYZ_M_LAST
 } ngx_xyz_metric_e;
 

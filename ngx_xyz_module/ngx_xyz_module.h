@@ -174,6 +174,8 @@ typedef struct {
     const char              *stored;             /* NULL: hash */
     char                     hash[128];          /* crypto_pwhash_STRBYTES */
     int                      rc;                 /* 0 on success / match */
+    unsigned                 mapped:4;           /* Argon2id memory: */
+    unsigned                 reused:4;           /* of the arena's */
     unsigned                 rehashed:1;
     unsigned                 busy:1;             /* its wait ran out */
 } ngx_xyz_hash_job_t;

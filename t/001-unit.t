@@ -31,6 +31,14 @@ my %tests = (
     'test_json' => [ qw(ngx_xyz_json.c) ],
     'test_ses_json' => [ qw(ngx_xyz_json.c ngx_xyz_validate.c
                             ngx_xyz_ses_json.c) ],
+    'test_argon2_arena' => [ qw(ngx_xyz_argon2_arena.c) ],
+);
+
+# linked as config links the module: libsodium's archive, mmap and munmap
+# wrapped (before -lsodium, so that its members are the ones used)
+my %libs = (
+    'test_argon2_arena' => [ qw(-Wl,--wrap=mmap -Wl,--wrap=munmap
+                                -l:libsodium.a) ],
 );
 
 for my $t (sort keys %tests) {
@@ -38,7 +46,7 @@ for my $t (sort keys %tests) {
     my @cmd = ('cc', '-std=c99', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra',
                '-Werror', '-g', "-I$src", "-I$root/t/unit",
                '-o', "$out/$t", "$root/t/unit/$t.c", @srcs,
-               '-lyajl', '-lsodium', '-lcrypto');
+               @{ $libs{$t} || [] }, '-lyajl', '-lsodium', '-lcrypto');
     is(system(@cmd), 0, "$t builds") or next;
 
     subtest $t => sub {
