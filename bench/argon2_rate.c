@@ -10,16 +10,24 @@
  * Each thread calls crypto_pwhash_str_alg(..., ARGON2ID13) in a loop, the
  * very call ngx_xyz_module makes on its thread pool, with the same
  * parameters: memlimit = m KiB, opslimit = t (libsodium always uses p=1).
+ * By default each hash's memory is mapped and unmapped by libsodium, as
+ * packaged: the issue's baseline.  With -a each thread keeps it between
+ * hashes, as the module's hashing threads do
+ * (ngx_xyz_module/lib/ngx_xyz_argon2_arena.c): the module's hashing with
+ * nothing else going on.
  * After D seconds the threads are told to stop; each finishes the hash it
  * is working on, and the rate is all completed hashes divided by the wall
  * time until the last thread is done.
  *
- *   argon2_rate [-t threads] [-d seconds] [-m KiB] [-i iterations]
+ *   argon2_rate [-a] [-t threads] [-d seconds] [-m KiB] [-i iterations]
  *
  * Output: one line per thread on stderr, then one line on stdout:
- *   threads=2 m=19456 t=2 seconds=10.041 hashes=346 rate=34.46
+ *   threads=2 m=19456 t=2 seconds=10.041 hashes=346 rate=34.46 memory=mapped
  *
- * Build: cc -O2 -pthread argon2_rate.c -o argon2_rate -lsodium
+ * Build (as config links the module):
+ *   cc -O2 -pthread -I ngx_xyz_module/lib argon2_rate.c \
+ *      ngx_xyz_module/lib/ngx_xyz_argon2_arena.c -o argon2_rate \
+ *      -Wl,--wrap=mmap -Wl,--wrap=munmap -l:libsodium.a
  */
 
 #include <errno.h>
@@ -34,6 +42,8 @@
 
 #include <sodium.h>
 
+#include "ngx_xyz_argon2_arena.h"
+
 
 typedef struct {
     pthread_t            tid;
@@ -46,6 +56,7 @@ typedef struct {
 
 
 static atomic_int  argon2_rate_stop;
+static int         argon2_rate_arena;
 
 
 static double
@@ -67,6 +78,10 @@ argon2_rate_thread(void *data)
     char  out[crypto_pwhash_STRBYTES];
     char  password[32];
     int   len;
+
+    if (argon2_rate_arena) {
+        ngx_xyz_argon2_arena_arm();
+    }
 
     while (!atomic_load(&argon2_rate_stop)) {
 
@@ -123,8 +138,11 @@ main(int argc, char **argv)
     m = 19456;
     t = 2;
 
-    while ((opt = getopt(argc, argv, "t:d:m:i:h")) != -1) {
+    while ((opt = getopt(argc, argv, "at:d:m:i:h")) != -1) {
         switch (opt) {
+        case 'a':
+            argon2_rate_arena = 1;
+            break;
         case 't':
             threads = argon2_rate_arg("thread count", optarg, 1);
             break;
@@ -138,7 +156,8 @@ main(int argc, char **argv)
             t = argon2_rate_arg("iterations", optarg, 1);
             break;
         default:
-            fprintf(stderr, "usage: argon2_rate [-t threads] [-d seconds] "
+            fprintf(stderr, "usage: argon2_rate [-a] [-t threads] "
+                            "[-d seconds] "
                             "[-m KiB] [-i iterations]\n");
             return 2;
         }
@@ -196,8 +215,9 @@ main(int argc, char **argv)
         return 1;
     }
 
-    printf("threads=%lu m=%lu t=%lu seconds=%.3f hashes=%lu rate=%.2f\n",
-           threads, m, t, elapsed, total, (double) total / elapsed);
+    printf("threads=%lu m=%lu t=%lu seconds=%.3f hashes=%lu rate=%.2f "
+           "memory=%s\n", threads, m, t, elapsed, total,
+           (double) total / elapsed, argon2_rate_arena ? "kept" : "mapped");
 
     free(workers);
 
