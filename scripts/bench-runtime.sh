@@ -2,12 +2,13 @@
 # bench-runtime.sh — the runtime argument, measured (`make bench-runtime`). Most of a
 # registration's CPU is Argon2id; this measures what the choice of runtime costs:
 #
-#   1. raw Argon2id rate at m=19456 KiB, t=2, p=1 of three libraries, nothing else
-#      running: libsodium (the module's; bench/argon2_rate.c, as in make bench),
+#   1. raw Argon2id rate at m=19456 KiB, t=2, p=1 of three libraries (four ways), nothing else
+#      running: libsodium (bench/argon2_rate.c, as in make bench: as packaged, and
+#      as the module runs it, each thread keeping its memory, "module"),
 #      Node's `argon2` npm package (bench/runtime/argon2-rate.mjs, one process per
 #      worker) and Java's BouncyCastle (Debian's libbcprov-java;
 #      bench/runtime/Argon2Rate.java, 2 s of JIT warm-up not counted). Each with one
-#      thread, then one per core; the three take turns within a round, in a
+#      thread, then one per core; the four take turns within a round, in a
 #      different order each round, for BENCH_ROUNDS rounds, so that the machine's
 #      drift shows as a range. Prints hashes/s per vCPU and the ratio to libsodium
 #      of the same round.
@@ -216,7 +217,10 @@ log "machine: $CORES cores ($MODEL); load average at the start: $LOAD_START"
 
 # ---- 1. raw Argon2id rates -----------------------------------------------------------
 
-RUNTIMES=(libsodium node java)
+# libsodium: as packaged, each hash's memory mapped afresh (the baseline);
+# module: the same library as the module runs it, each thread keeping its
+# memory (argon2_rate -a, lib/ngx_xyz_argon2_arena.c)
+RUNTIMES=(libsodium module node java)
 declare -A RATE          # RATE[runtime,threads,round] = hashes/s (all threads)
 
 # One measurement: $1 runtime, $2 threads; prints the rate.
@@ -224,6 +228,7 @@ rate_run() {
     local out="$RUN/rate-$1-$2-$3.txt" line
     case "$1" in
         libsodium) "$BIN/argon2_rate" -t "$2" -d "$DURATION" -m 19456 -i 2 > "$out" 2>&1 ;;
+        module) "$BIN/argon2_rate" -a -t "$2" -d "$DURATION" -m 19456 -i 2 > "$out" 2>&1 ;;
         node) node "$BENCH/runtime/argon2-rate.mjs" -t "$2" -d "$DURATION" -m 19456 -i 2 > "$out" 2>&1 ;;
         java) java -cp "$BIN/runtime:$BCPROV" Argon2Rate -t "$2" -d "$DURATION" -m 19456 -i 2 \
                   > "$out" 2>&1 ;;
@@ -237,7 +242,8 @@ if want rates; then
     for r in $(seq 1 "$ROUNDS"); do
         # a different runtime first in each round
         order=()
-        for i in 0 1 2; do order+=("${RUNTIMES[$(( (i + r - 1) % 3 ))]}"); done
+        n="${#RUNTIMES[@]}"
+        for i in $(seq 0 $(( n - 1 ))); do order+=("${RUNTIMES[$(( (i + r - 1) % n ))]}"); done
         for rt in "${order[@]}"; do
             for th in 1 "$CORES"; do
                 meter_start
