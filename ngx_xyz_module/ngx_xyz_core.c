@@ -47,6 +47,7 @@ ngx_xyz_core_create_conf(ngx_xyz_main_conf_t *xmcf)
     xmcf->hash.queue_length = NGX_CONF_UNSET_UINT;
     xmcf->hash.queue_wait = NGX_CONF_UNSET_MSEC;
     xmcf->hash.tasks = NGX_CONF_UNSET_UINT;
+    xmcf->retry_pace = NGX_CONF_UNSET_MSEC;
 
     xmcf->hash.argon2_m = NGX_CONF_UNSET_UINT;
     xmcf->hash.argon2_t = NGX_CONF_UNSET_UINT;
@@ -66,6 +67,7 @@ ngx_xyz_core_init_conf(ngx_conf_t *cf, ngx_xyz_main_conf_t *xmcf)
 
     ngx_conf_init_uint_value(xmcf->hash.queue_length, 1024);
     ngx_conf_init_msec_value(xmcf->hash.queue_wait, 5000);
+    ngx_conf_init_msec_value(xmcf->retry_pace, 5000);
 
     /* enough to keep a pool of as many threads as CPUs busy: more threads
      * than CPUs do not hash faster */

@@ -106,6 +106,13 @@ static ngx_command_t  ngx_xyz_commands[] = {
       0,
       NULL },
 
+    { ngx_string("xyz_retry_pace"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_xyz_retry_pace,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("xyz_argon2id"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_xyz_argon2id,

@@ -95,6 +95,7 @@ typedef struct {
     /* core */
     ngx_xyz_pg_conf_t        pg;
     ngx_xyz_hash_conf_t      hash;
+    ngx_msec_t               retry_pace;         /* 0: off */
     ngx_str_t                origin;             /* of xyz_public_url */
 
     ngx_xyz_register_conf_t  reg;
@@ -268,6 +269,10 @@ extern ngx_xyz_location_t  ngx_xyz_ready_location;       /* ready.c */
 /* ngx_xyz_reply.c */
 
 /* the words of a 503 for an outage or a failure of the moment */
+/* a 503 sent sooner than this after the request came was refused at once
+ * (not after a wait): its connection is paced (ngx_xyz_pace.c) */
+#define NGX_XYZ_PACE_AT_ONCE  1000
+
 #define NGX_XYZ_TRY_AGAIN                                                    \
     "the service is temporarily unavailable; try again shortly"
 
@@ -309,6 +314,8 @@ ngx_xyz_req_ctx_t *ngx_xyz_ctx(ngx_http_request_t *r);
 
 /* ngx_xyz_hash.c */
 
+void ngx_xyz_pace(ngx_http_request_t *r, time_t retry_after);
+char *ngx_xyz_retry_pace(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_xyz_hash_queue_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_xyz_hash_post(ngx_http_request_t *r, ngx_thread_pool_t *tp,

@@ -147,6 +147,7 @@ ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
 {
     u_char               *p;
     time_t                s, pg;
+    ngx_time_t           *tp;
     ngx_xyz_main_conf_t  *xmcf;
 
     xmcf = ngx_http_get_module_main_conf(r, ngx_xyz_module);
@@ -164,6 +165,17 @@ ngx_xyz_reply_unavailable(ngx_http_request_t *r, const char *message)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "xyz reply: unavailable, Retry-After: %T", s);
+
+    /* refused at once (a full queue, the database down), not after a
+     * wait: its connection pauses before its next request is read */
+
+    tp = ngx_timeofday();
+
+    if ((tp->sec - r->start_sec) * 1000 + (tp->msec - r->start_msec)
+        < NGX_XYZ_PACE_AT_ONCE)
+    {
+        ngx_xyz_pace(r, s);
+    }
 
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 1);
     if (p == NULL) {

@@ -225,3 +225,26 @@ ok
 --- must_die
 --- error_log
 invalid "fast" in "xyz_crm_rate"; the options are "force" and "margin="
+
+
+
+=== TEST 19: xyz_retry_pace that is not a time, or too long
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_retry_pace 2m;
+--- must_die
+--- error_log
+invalid "xyz_retry_pace" "2m"; give a time from 1ms to 60s (e.g. 5s), or off
+
+
+
+=== TEST 20: xyz_retry_pace off
+--- http_config
+    xyz_pg_dsn "host=127.0.0.1 dbname=x";
+    xyz_retry_pace off;
+--- request
+GET /
+--- error_code: 200
+--- user_files
+>>> index.html
+ok
