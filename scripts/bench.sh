@@ -350,7 +350,10 @@ register_run() {
     local port="$1" conns="$2" out="$3" prefix="$4" before req secs non2xx errs line ok
     before="$(users_count)"
     meter_start 1 1
-    wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/register.lua" \
+    # 30 s, as a browser waits at least: a request sent at once after a 503
+    # given at once waits its pause (xyz_retry_pace, 5 s), then up to the
+    # hash queue's wait (5 s), then its hash: more than 10 s
+    wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 30s -s "$BENCH/register.lua" \
         "http://127.0.0.1:$port/api/register" > "$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || warn "wrk exited with status $? (output: $out)"
