@@ -54,6 +54,7 @@ fi
 # t/055, t/085, the browser, the container and the journey suites).
 # `make test-asan` runs them all.
 CI_SUITES="t/010-register.t t/011-config.t t/015-smuggling.t t/016-input-nul.t
+t/032-argon2-arena.t t/033-retry-pace.t
 t/017-session-cookie.t t/018-me-cleanup.t t/019-error-bounds.t t/020-pg-outage.t
 t/021-pg-multiaddr.t t/022-mail-sender.t t/040-sqs-publish.t t/050-dispatch.t
 t/051-dispatch-defects.t t/053-ses-feedback.t t/060-dlq-tool.t t/080-accounts.t
