@@ -37,8 +37,8 @@ my %tests = (
 # linked as config links the module: libsodium's archive, mmap and munmap
 # wrapped (before -lsodium, so that its members are the ones used)
 my %libs = (
-    'test_argon2_arena' => [ qw(-Wl,--wrap=mmap -Wl,--wrap=munmap
-                                -l:libsodium.a) ],
+    'test_argon2_arena' => [ '-Wl,--wrap=mmap', '-Wl,--wrap=munmap',
+                             '-l:libsodium.a' ],
 );
 
 for my $t (sort keys %tests) {
