@@ -321,7 +321,8 @@ if want service; then
         out="$RUN/wrk-$server-$conns-$r.txt"
         before="$(users_count)"
         meter_start "$root" "$PG_POSTMASTER"
-        wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 10s -s "$BENCH/register.lua" \
+        # 30 s: a paced request takes its pause, its queue wait and its hash
+        wrk -t"$CORES" -c"$conns" -d"${DURATION}s" --timeout 30s -s "$BENCH/register.lua" \
             "http://127.0.0.1:$port/api/register" > "$out" 2>&1 &
         WRK_PID=$!
         # memory of the server's processes mid-run, when its connections are open
