@@ -35,6 +35,7 @@ typedef struct {
 } ngx_xyz_pace_t;
 
 
+static ngx_xyz_pace_t *ngx_xyz_pace_find(ngx_connection_t *c);
 static ngx_xyz_pace_t *ngx_xyz_pace_get(ngx_connection_t *c);
 static void ngx_xyz_pace_request_done(void *data);
 static void ngx_xyz_pace_start(ngx_event_t *ev);
@@ -97,15 +98,29 @@ ngx_xyz_pace(ngx_http_request_t *r, time_t retry_after)
 /* one per connection, from its pool, found again by its cleanup */
 
 static ngx_xyz_pace_t *
-ngx_xyz_pace_get(ngx_connection_t *c)
+ngx_xyz_pace_find(ngx_connection_t *c)
 {
-    ngx_xyz_pace_t      *p;
     ngx_pool_cleanup_t  *cln;
 
     for (cln = c->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_xyz_pace_cleanup) {
             return cln->data;
         }
+    }
+
+    return NULL;
+}
+
+
+static ngx_xyz_pace_t *
+ngx_xyz_pace_get(ngx_connection_t *c)
+{
+    ngx_xyz_pace_t      *p;
+    ngx_pool_cleanup_t  *cln;
+
+    p = ngx_xyz_pace_find(c);
+    if (p) {
+        return p;
     }
 
     p = ngx_pcalloc(c->pool, sizeof(ngx_xyz_pace_t));
@@ -182,7 +197,7 @@ ngx_xyz_pace_handler(ngx_event_t *rev)
     ngx_xyz_pace_t    *p;
 
     c = rev->data;
-    p = ngx_xyz_pace_get(c);
+    p = ngx_xyz_pace_find(c);
 
     if (p == NULL) {
         /* cannot be: the pause began with it */
