@@ -81,13 +81,6 @@ sub refused_ok {
                    "$what: a JSON error");
 }
 
-# holds the users table for $secs seconds, from a psql in the background
-sub lock_users {
-    my ($secs) = @_;
-    system("psql -X -q -d '$ENV{TEST_NGINX_PG_DSN}' -c 'BEGIN; LOCK TABLE "
-           . "users; SELECT pg_sleep($secs); COMMIT;' >/dev/null &");
-    pause(0.3);
-}
 
 # the blocks' scenarios, called from their --- init
 
@@ -143,7 +136,7 @@ sub test2 {
 sub test3 {
     # 1 takes the one connection and waits for the lock (4 s); 2 waits in the
     # queue for 3 s; 3 finds the queue full
-    lock_users(4);
+    XyzTest::lock_users(4);
     post(1);
     pause(0.3);
     post(2);
@@ -163,7 +156,7 @@ sub test4 {
     # 1 takes the one connection and waits for the lock (2 s); 2 takes the
     # one place in the queue and gives up after 0.5 s; 3 comes after that and
     # must get the place
-    lock_users(2);
+    XyzTest::lock_users(2);
     post(1);
     pause(0.3);
     post(2, 0.5);

@@ -39,6 +39,14 @@ add_block_preprocessor(sub {
 
     quiet_error_log($block);
 
+    # every block: the database, the hashing pool, a session key; the
+    # block's own http_config adds its Argon2id parameters
+    $block->set_value("http_config", <<'_EOC_' . ($block->http_config // ''));
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_jwt_key k1 $TEST_NGINX_ARENA_JWT;
+_EOC_
+
     if (!defined $block->config) {
         $block->set_value("config", <<'_EOC_');
     location = /api/register { xyz_register; }
@@ -60,10 +68,7 @@ __DATA__
 --- main_config
 thread_pool xyz_hash threads=1 max_queue=64;
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=2048 t=1 p=1;
-    xyz_jwt_key k1 $TEST_NGINX_ARENA_JWT;
 --- request eval
 ::registrations_then_metrics('a', 4)
 --- more_headers
@@ -80,10 +85,7 @@ Content-Type: application/json
 --- main_config
 thread_pool xyz_hash threads=1 max_queue=64;
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=2048 t=1 p=1;
-    xyz_jwt_key k1 $TEST_NGINX_ARENA_JWT;
     xyz_cookie_secure off;
     xyz_public_url http://localhost;
 --- init
@@ -107,10 +109,7 @@ Content-Type: application/json
 --- main_config
 thread_pool xyz_hash threads=2 max_queue=64;
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=2048 t=1 p=1;
-    xyz_jwt_key k1 $TEST_NGINX_ARENA_JWT;
 --- request eval
 ::registrations_then_metrics('b', 6)
 --- more_headers
@@ -127,10 +126,7 @@ Content-Type: application/json
 --- main_config
 thread_pool xyz_hash threads=1 max_queue=64;
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
     xyz_argon2id m=64 t=1 p=1;
-    xyz_jwt_key k1 $TEST_NGINX_ARENA_JWT;
 --- request eval
 ::registrations_then_metrics('c', 2)
 --- more_headers

@@ -51,16 +51,9 @@ sub post_then_get {
     return @r;
 }
 
-sub lock_users {
-    my ($secs) = @_;
-    system("psql -X -q -d '$ENV{TEST_NGINX_PG_DSN}' -c 'BEGIN; LOCK TABLE "
-           . "users; SELECT pg_sleep($secs); COMMIT;' >/dev/null &");
-    Time::HiRes::sleep(0.3);
-}
-
 sub scenario {
     my ($want_min, $want_max, $what) = @_;
-    lock_users(6);
+    XyzTest::lock_users(6);
     post(1);
     Time::HiRes::sleep(0.3);
     post(2);
@@ -81,7 +74,7 @@ sub scenario {
 
 sub other_client {
     # while the third client's connection pauses, a new connection is served
-    lock_users(6);
+    XyzTest::lock_users(6);
     post(1);
     Time::HiRes::sleep(0.3);
     post(2);
@@ -103,6 +96,16 @@ add_block_preprocessor(sub {
     quiet_error_log($block);
     $block->set_value("main_config", "thread_pool xyz_hash threads=1 max_queue=64;")
         unless defined $block->main_config;
+    # every block: one database connection, one place in its queue; the
+    # block's own http_config adds its xyz_retry_pace
+    $block->set_value("http_config", <<'_EOC_' . ($block->http_config // ''));
+    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
+    xyz_hash_thread_pool xyz_hash;
+    xyz_argon2id m=64 t=1 p=1;
+    xyz_pg_pool_size 1;
+    xyz_pg_queue_size 1;
+    xyz_pg_queue_timeout 3s;
+_EOC_
     $block->set_value("config", <<'_EOC_') unless defined $block->config;
     location = /api/register {
         xyz_register;
@@ -116,12 +119,6 @@ __DATA__
 
 === TEST 1: the refused connection's next request is read after the pause (2 s, the Retry-After being 3 s or more)
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=64 t=1 p=1;
-    xyz_pg_pool_size 1;
-    xyz_pg_queue_size 1;
-    xyz_pg_queue_timeout 3s;
     xyz_retry_pace 2s;
 --- init
 main::scenario(1.9, 3, 'pace 2s');
@@ -139,12 +136,6 @@ xyz: PostgreSQL wait queue is full
 
 === TEST 2: off: the next request is read at once
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=64 t=1 p=1;
-    xyz_pg_pool_size 1;
-    xyz_pg_queue_size 1;
-    xyz_pg_queue_timeout 3s;
     xyz_retry_pace off;
 --- init
 main::scenario(0, 0.5, 'pace off');
@@ -160,12 +151,6 @@ GET /index.html
 
 === TEST 3: the pause holds only that connection
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=64 t=1 p=1;
-    xyz_pg_pool_size 1;
-    xyz_pg_queue_size 1;
-    xyz_pg_queue_timeout 3s;
     xyz_retry_pace 2s;
 --- init
 main::other_client();
@@ -181,12 +166,6 @@ GET /index.html
 
 === TEST 4: the pause is at most the Retry-After: a long pace waits the Retry-After (3 s here, the queue's timeout)
 --- http_config
-    xyz_pg_dsn "$TEST_NGINX_PG_DSN";
-    xyz_hash_thread_pool xyz_hash;
-    xyz_argon2id m=64 t=1 p=1;
-    xyz_pg_pool_size 1;
-    xyz_pg_queue_size 1;
-    xyz_pg_queue_timeout 3s;
     xyz_retry_pace 30s;
 --- init
 main::scenario(2.5, 8, 'pace 30s');

@@ -65,6 +65,15 @@ sub psql {
     return $out;
 }
 
+# holds the users table for $secs seconds, from a psql in the background,
+# and gives it 0.3 s to take the lock
+sub lock_users {
+    my ($secs) = @_;
+    system("psql -X -q -d '$ENV{TEST_NGINX_PG_DSN}' -c 'BEGIN; LOCK TABLE "
+           . "users; SELECT pg_sleep($secs); COMMIT;' >/dev/null &");
+    select undef, undef, undef, 0.3;
+}
+
 sub pg_stop {
     system("$root/scripts/pg.sh", 'stop') == 0 or die "pg.sh stop failed\n";
 }
