@@ -200,11 +200,9 @@ if [ -z "$MODULE" ]; then
     MODULE="$REPO/build/ngx_xyz_module.so"
 fi
 [ -f "$MODULE" ] || die "$MODULE missing"
-# linked as config links the module (lib/ngx_xyz_argon2_arena.c): -a keeps
-# each thread's Argon2id memory, as the module's hashing threads do
-cc -O2 -Wall -Wextra -pthread -I"$REPO/ngx_xyz_module/lib" "$BENCH/argon2_rate.c" \
-    "$REPO/ngx_xyz_module/lib/ngx_xyz_argon2_arena.c" -o "$BIN/argon2_rate" \
-    -Wl,--wrap=mmap -Wl,--wrap=munmap -l:libsodium.a
+# shellcheck source=lib/argon2.sh
+. "$REPO/scripts/lib/argon2.sh"
+build_argon2_rate "$BIN/argon2_rate"
 [ -d "$REPO/node_modules/fauxqs" ] || (cd "$REPO" && npm ci --no-audit --no-fund >/dev/null)
 
 # One descriptor per user in the generator, and per connection in nginx.

@@ -197,9 +197,9 @@ if ! command -v java >/dev/null || ! command -v javac >/dev/null; then
     die "java/javac missing (default-jdk-headless)"
 fi
 [ -r "$BCPROV" ] || die "$BCPROV missing (libbcprov-java)"
-cc -O2 -Wall -Wextra -pthread -I"$REPO/ngx_xyz_module/lib" "$BENCH/argon2_rate.c" \
-    "$REPO/ngx_xyz_module/lib/ngx_xyz_argon2_arena.c" -o "$BIN/argon2_rate" \
-    -Wl,--wrap=mmap -Wl,--wrap=munmap -l:libsodium.a
+# shellcheck source=lib/argon2.sh
+. "$REPO/scripts/lib/argon2.sh"
+build_argon2_rate "$BIN/argon2_rate"
 javac -d "$BIN/runtime" -cp "$BCPROV" "$BENCH/runtime/Argon2Rate.java"
 node -e 'require("argon2"); require("fastify"); require("pg")' \
     || die "the npm packages argon2, fastify and pg do not load (scripts/deps.sh runs npm ci)"

@@ -388,11 +388,9 @@ mkdir -p "$RUN" "$BIN"
 step "dependencies and build"
 "$S/deps.sh"
 "$S/build.sh"
-# linked as config links the module (lib/ngx_xyz_argon2_arena.c): -a keeps
-# each thread's Argon2id memory, as the module's hashing threads do
-cc -O2 -Wall -Wextra -pthread -I"$REPO/ngx_xyz_module/lib" "$BENCH/argon2_rate.c" \
-    "$REPO/ngx_xyz_module/lib/ngx_xyz_argon2_arena.c" -o "$BIN/argon2_rate" \
-    -Wl,--wrap=mmap -Wl,--wrap=munmap -l:libsodium.a
+# shellcheck source=lib/argon2.sh
+. "$REPO/scripts/lib/argon2.sh"
+build_argon2_rate "$BIN/argon2_rate"
 log "built $BIN/argon2_rate"
 
 # wrk holds one descriptor per connection, nginx workers set their own limit
